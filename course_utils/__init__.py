@@ -1,0 +1,59 @@
+"""Helpers that the course's lecture and homework notebooks import.
+
+Everything a notebook needs is importable from the package itself, e.g.
+``from course_utils import seed_everything, get_device, plot_trajectory``.
+Sub-modules are imported on first use, so ``import course_utils`` stays fast
+(a grading kernel that needs one function does not pay for matplotlib).
+
+=================  =========================================================
+module             job
+=================  =========================================================
+reproducibility    ``seed_everything``
+device             ``get_device``
+budget             ``budget``, ``is_quick_run`` (the ``COURSE_QUICK_RUN`` switch)
+notebook           ``configure_plots`` (stable, headless-safe matplotlib)
+plotting           ``plot_activation``, ``plot_losses``, ``show_images``, ``view_classify``
+trajectory         ``plot_trajectory``, ``plot_trajectories``
+data               notMNIST: ``download_notmnist``, ``load_notmnist``, ``NotMNIST``, ...
+synthetic          ``make_synthetic_notmnist`` (generated data for tests and offline CI)
+=================  =========================================================
+"""
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "seed_everything": "reproducibility",
+    "get_device": "device",
+    "budget": "budget",
+    "is_quick_run": "budget",
+    "configure_plots": "notebook",
+    "plot_activation": "plotting",
+    "plot_losses": "plotting",
+    "show_images": "plotting",
+    "view_classify": "plotting",
+    "plot_trajectory": "trajectory",
+    "plot_trajectories": "trajectory",
+    "download_notmnist": "data",
+    "load_notmnist": "data",
+    "train_val_test_split": "data",
+    "NotMNIST": "data",
+    "make_synthetic_notmnist": "synthetic",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'course_utils' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(__all__)
