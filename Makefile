@@ -10,6 +10,8 @@ STAMP    := $(VENV)/.installed
 PORT     ?= 8888
 LAB_ARGS ?=
 JOBS     ?= 1
+# Jupyter refuses to start as root (containers, CI) unless told it is meant.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PYTEST_ARGS ?=
 
 # nbgrader needs its helpers (alembic) on PATH, so every target runs with the
@@ -33,7 +35,7 @@ $(STAMP): pyproject.toml
 lab: install
 	@$(BIN)/jupyter labextension list 2>&1 | grep -q '@jupyter/nbgrader.*enabled' \
 	  || { echo "nbgrader's JupyterLab extension is not enabled; run 'make clean' then 'make lab'"; exit 1; }
-	$(BIN)/jupyter lab --port=$(PORT) --ServerApp.root_dir=$(CURDIR) $(LAB_ARGS)
+	$(BIN)/jupyter lab --port=$(PORT) --ServerApp.root_dir=$(CURDIR) $(ALLOW_ROOT) $(LAB_ARGS)
 
 test: install
 	$(BIN)/python -m pytest -n 2 --dist loadscope $(PYTEST_ARGS)
