@@ -33,6 +33,20 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format, *args):  # keep test output clean
         pass
 
+    def do_GET(self):
+        # /truncated/<file>: announce the whole file, send half, hang up
+        # (a download cut off mid-way).
+        if self.path.startswith("/truncated/"):
+            path = Path(self.directory) / self.path[len("/truncated/"):]
+            data = path.read_bytes() if path.is_file() else b""
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.close_connection = True
+            return
+        super().do_GET()
+
 
 def serve_directory(directory: Path) -> http.server.ThreadingHTTPServer:
     """Serve ``directory`` on an ephemeral 127.0.0.1 port from a daemon thread."""
@@ -72,3 +86,28 @@ def pytest_unconfigure(config):
 def synthetic_archive_url() -> str:
     """URL of the generated notMNIST archive served on loopback for this session."""
     return os.environ["NOTMNIST_URL"]
+
+
+@pytest.fixture(scope="session")
+def notmnist_archive(tmp_path_factory) -> Path:
+    """A small generated notMNIST archive (20 images per letter + 2 unreadable files)."""
+    from course_utils.synthetic import make_synthetic_notmnist
+
+    return make_synthetic_notmnist(
+        tmp_path_factory.mktemp("notmnist-archive") / "notMNIST_small.tar.gz", per_class=20, seed=1
+    )
+
+
+@pytest.fixture(scope="session")
+def http_folder(tmp_path_factory):
+    """``(folder, base_url)``: a temporary folder served on 127.0.0.1 for this session.
+
+    A missing file answers 404; ``base_url + "/truncated/<file>"`` sends half of
+    ``<file>`` after announcing all of it.
+    """
+    folder = tmp_path_factory.mktemp("http-served")
+    server = serve_directory(folder)
+    host, port = server.server_address[:2]
+    yield folder, f"http://{host}:{port}"
+    server.shutdown()
+    server.server_close()
