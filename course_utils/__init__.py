@@ -12,6 +12,7 @@ reproducibility    ``seed_everything``
 device             ``get_device``
 budget             ``budget``, ``is_quick_run`` (the ``COURSE_QUICK_RUN`` switch)
 notebook           ``configure_plots`` (stable, headless-safe matplotlib)
+gradients          ``numerical_gradient`` (finite-difference gradient checks)
 plotting           ``plot_activation``, ``plot_losses``, ``show_images``, ``view_classify``
 trajectory         ``plot_trajectory``, ``plot_trajectories``
 data               notMNIST: ``download_notmnist``, ``load_notmnist``, ``NotMNIST``, ...
@@ -30,6 +31,7 @@ _EXPORTS = {
     "budget": "budget",
     "is_quick_run": "budget",
     "configure_plots": "notebook",
+    "numerical_gradient": "gradients",
     "plot_activation": "plotting",
     "plot_losses": "plotting",
     "show_images": "plotting",
