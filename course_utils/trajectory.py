@@ -154,9 +154,16 @@ def plot_trajectory(weights, w_true, X, y, title: str | None = None, ax: plt.Axe
         auto_x, auto_y = _window(np.vstack([_path(weights), least_squares, w_true]))
         kwargs["xlim"] = kwargs["xlim"] or auto_x
         kwargs["ylim"] = kwargs["ylim"] or auto_y
-    ax = plot_trajectories(
-        {"path": weights}, linear_regression_mse(X_np, y_np), optimum=least_squares, title=title, ax=ax, **kwargs
-    )
+    mse = linear_regression_mse(X_np, y_np)
+    if "levels" not in kwargs:
+        # A convex function is largest on a rectangle at one of its corners. Levels spaced
+        # quadratically between the minimum and that value are evenly spaced in distance
+        # from the optimum, so the contours stay visible close to it.
+        corners = torch.tensor([[x, y] for x in kwargs["xlim"] for y in kwargs["ylim"]], dtype=torch.float64)
+        low = mse(torch.as_tensor(least_squares)).item()
+        high = mse(corners).max().item()
+        kwargs["levels"] = low + (high - low) * np.linspace(0, 1, 26)[1:] ** 2
+    ax = plot_trajectories({"path": weights}, mse, optimum=least_squares, title=title, ax=ax, **kwargs)
     ax.plot(*w_true, "x", color="black", markersize=10, markeredgewidth=2, label="true weights")
     ax.legend(loc="best", fontsize=8)
     return ax

@@ -86,6 +86,16 @@ def test_star_is_the_least_squares_minimum_and_the_lowest_contour_encloses_it(re
     assert not lowest.contains_point(torch.stack(weights)[0].numpy())
 
 
+def test_default_levels_crowd_towards_the_optimum_and_given_levels_are_kept(regression):
+    X, y, w_true, weights = regression
+    (contours,) = [c for c in plot_trajectory(weights, w_true, X, y).collections if hasattr(c, "levels")]
+    gaps = np.diff(contours.levels)
+    assert np.all(gaps > 0) and gaps[0] < gaps[-1] / 10  # finer near the minimum, where paths end
+    ax = plot_trajectory(weights, w_true, X, y, levels=[1.0, 2.0, 4.0])
+    (contours,) = [c for c in ax.collections if hasattr(c, "levels")]
+    np.testing.assert_array_equal(contours.levels, [1.0, 2.0, 4.0])
+
+
 def test_accepts_per_step_weights_shaped_like_an_nn_linear_weight(regression):
     X, y, w_true, weights = regression
     as_linear = [w.reshape(1, 2) for w in weights]
