@@ -111,3 +111,21 @@ def http_folder(tmp_path_factory):
     yield folder, f"http://{host}:{port}"
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def plot_guard(monkeypatch):
+    """For plotting tests: fail if the code calls ``plt.show()`` or changes rcParams; close new figures."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    def forbidden_show(*args, **kwargs):
+        raise AssertionError("a plotting helper must not call plt.show()")
+
+    monkeypatch.setattr(plt, "show", forbidden_show)
+    rc_before = dict(matplotlib.rcParams)
+    figures_before = set(plt.get_fignums())
+    yield
+    assert dict(matplotlib.rcParams) == rc_before, "a plotting helper changed rcParams"
+    for number in set(plt.get_fignums()) - figures_before:
+        plt.close(number)

@@ -4,7 +4,6 @@ import subprocess
 import sys
 import textwrap
 
-import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -13,21 +12,7 @@ import torch
 from course_utils import plot_trajectories, plot_trajectory
 from course_utils.trajectory import linear_regression_mse
 
-
-@pytest.fixture(autouse=True)
-def no_show_no_leaks(monkeypatch):
-    """Fail if a helper calls plt.show() or changes rcParams; close what a test opened."""
-
-    def forbidden_show(*args, **kwargs):
-        raise AssertionError("a plotting helper must not call plt.show()")
-
-    monkeypatch.setattr(plt, "show", forbidden_show)
-    rc_before = dict(matplotlib.rcParams)
-    figures_before = set(plt.get_fignums())
-    yield
-    assert dict(matplotlib.rcParams) == rc_before, "a plotting helper changed rcParams"
-    for number in set(plt.get_fignums()) - figures_before:
-        plt.close(number)
+pytestmark = pytest.mark.usefixtures("plot_guard")  # no plt.show(), no rcParams changes (conftest.py)
 
 
 @pytest.fixture
