@@ -1,0 +1,56 @@
+"""nbgrader's configuration for the course; the course root is this folder.
+
+nbgrader reads it when it runs here (``python -m course_utils.grading`` runs
+every nbgrader command with this folder as its working directory) and, through
+the repository's top-level ``nbgrader_config.py``, in the formgrader of
+``make lab``. Paths come from this file's location, so any clone works.
+Per-run settings (a shorter timeout in tests, the sandbox's kernel) are passed
+on nbgrader's command line by ``course_utils.grading.nbgrader_command``.
+"""
+import os
+
+c = get_config()  # noqa: F821 (traitlets provides it when it loads this file)
+
+c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
+c.CourseDirectory.course_id = "deep-learning-course"
+
+# Autograding runs each notebook top to bottom in a fresh kernel. A cell still
+# running after this many seconds is interrupted and fails, and grading goes on
+# with the next cell: a submission that loops forever costs a minute per such
+# cell. Inside test cells the student's code has 5 s per check
+# (course_utils.grading.checks.student_code), so a loop there costs less.
+c.Execute.timeout = 60
+
+# A test cell deleted by the student is put back (else it would wait for manual
+# grading). nbgrader's default note before it is not valid Python: use a comment.
+c.OverwriteCells.add_missing_cells = True
+c.OverwriteCells.missing_cell_notification = (
+    "# This cell ({cell_id}) was missing from the submission; nbgrader put it back.\n"
+)
+
+# nbgrader scores a test cell with any stderr output 0. Test cells already
+# silence Python warnings around the student's code; this drops warnings that
+# reach stderr some other way (torch's C++ warnings, other threads).
+c.IgnorePattern.enabled = True
+c.IgnorePattern.pattern = r"Warning"
+
+# nbgrader keeps 1000 lines of a cell's output, but one print can be a 10 MB
+# line: course_utils.grading.limits.LimitOutput also keeps at most
+# 100,000 characters per cell. The rest of the list is nbgrader's default.
+c.Autograde.autograde_preprocessors = [
+    "nbgrader.preprocessors.Execute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "course_utils.grading.limits.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+
+# Feedback must not show the hidden tests, neither their source nor the lines
+# quoted in tracebacks (nbgrader 0.9 shows both by default).
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+    "course_utils.grading.feedback.HideHiddenTests",
+]

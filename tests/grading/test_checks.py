@@ -1,0 +1,124 @@
+"""course_utils.grading.checks: how test cells run a student's code and judge it."""
+from __future__ import annotations
+
+import math
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from course_utils.grading.checks import ForbiddenCallError, assert_tensor_close, student_code
+
+TANH = ["torch.tanh", "numpy.tanh", "math.tanh"]
+x = torch.linspace(-2, 2, 5)
+
+
+def by_value_import(t):
+    from torch import tanh
+
+    return tanh(t)
+
+
+@pytest.mark.parametrize("call", [
+    lambda t: torch.tanh(t),
+    lambda t: t.tanh(),
+    lambda t: t.clone().tanh_(),
+    lambda t: F.tanh(t),
+    lambda t: nn.Tanh()(t),
+    lambda t: t - F.tanhshrink(t),
+    by_value_import,
+    lambda t: torch.from_numpy(np.tanh(t.numpy())),
+    lambda t: torch.tensor([math.tanh(v) for v in t.tolist()]),
+], ids=["torch.tanh", "Tensor.tanh", "Tensor.tanh_", "F.tanh", "nn.Tanh", "F.tanhshrink", "from torch import tanh",
+        "numpy.tanh", "math.tanh"])
+def test_every_form_of_a_forbidden_function_raises(call):
+    """Does each way of reaching tanh fail inside student_code?"""
+    with pytest.raises(ForbiddenCallError, match="my_tanh called .*tanh"):
+        with student_code("my_tanh", forbid=TANH):
+            call(x)
+
+
+def test_a_swallowed_forbidden_call_still_fails():
+    """Does catching the error in the student's code not hide the forbidden call?"""
+
+    def sneaky(t):
+        try:
+            return torch.tanh(t)
+        except Exception:
+            return t
+
+    with pytest.raises(ForbiddenCallError, match="sneaky called torch.tanh"):
+        with student_code("sneaky", forbid=TANH):
+            sneaky(x)
+
+
+def test_allowed_code_runs_and_everything_is_restored():
+    """Does code without tanh run normally, and does tanh work again afterwards?"""
+    original_numpy_tanh = np.tanh
+    with student_code("sigmoid form", forbid=TANH):
+        y = 2 * torch.sigmoid(2 * x) - 1
+    torch.testing.assert_close(y, torch.tanh(x))
+    assert np.tanh is original_numpy_tanh and math.tanh(0.0) == 0.0
+    assert "tanh" not in vars(torch.Tensor) and nn.Tanh()(x).shape == x.shape
+
+
+def test_an_endless_loop_is_stopped_with_a_clear_message():
+    """Does the time limit end a loop that never ends, even one that catches Exception?"""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(__import__("signal"), "setitimer"):
+        pytest.skip("the time limit needs POSIX signals in the main thread")
+
+    def stubborn():
+        deadline = time.monotonic() + 10  # bounded, so that a broken limit fails instead of hanging
+        while time.monotonic() < deadline:
+            try:
+                pass
+            except Exception:
+                pass
+
+    started = time.monotonic()
+    with pytest.raises(TimeoutError, match="stubborn did not finish within 0.2 s: look for a loop"):
+        with student_code("stubborn", seconds=0.2):
+            stubborn()
+    assert time.monotonic() - started < 5
+
+
+def test_warnings_and_stderr_of_student_code_are_swallowed(capfd):
+    """Does a correct solution that warns leave nothing on stderr (which would zero an nbgrader test cell)?"""
+    import warnings
+
+    with student_code("noisy"):
+        warnings.warn("deprecated thing", DeprecationWarning)
+        warnings.warn("user thing")
+        print("debug output", file=sys.stderr)
+        torch.tensor(torch.ones(2))  # torch's own UserWarning about copy-constructing a tensor
+    assert capfd.readouterr().err == ""
+
+
+def test_unknown_forbidden_name_is_refused():
+    with pytest.raises(ValueError, match="cannot forbid 'numpy.no_such_function'"):
+        with student_code("f", forbid=["numpy.no_such_function"]):
+            pass
+
+
+@pytest.mark.parametrize("actual, message", [
+    ([0.0, 1.0], "returned a list; expected a torch.Tensor"),
+    (torch.zeros(3), r"has shape \(3,\); expected \(2,\)"),
+    (torch.tensor([0.0, float("nan")]), r"wrong at x = 1.0: got nan, expected 1.0 .*overflowed"),
+    (torch.tensor([0.0, float("inf")]), "got inf, expected 1.0 .*exponential overflowed"),
+    (torch.tensor([0.5, 1.0]), r"wrong at x = 0.0: got 0.5, expected 0.0 \(1 of 2 values off"),
+])
+def test_assert_tensor_close_says_what_is_wrong(actual, message):
+    """Does a failed comparison name the first wrong input, the values and a hint?"""
+    with pytest.raises(AssertionError, match=message):
+        assert_tensor_close(actual, torch.tensor([0.0, 1.0]), what="f(x)", x=torch.tensor([0.0, 1.0]),
+                            rtol=1e-6, atol=1e-6)
+
+
+def test_assert_tensor_close_accepts_close_values_of_another_dtype():
+    assert_tensor_close(torch.tensor([0.5, 1.0], dtype=torch.float32), torch.tensor([0.5, 1.0], dtype=torch.float64),
+                        what="f(x)", rtol=1e-6, atol=0)

@@ -1,0 +1,196 @@
+"""Homework 1 (tanh) through the whole pipeline: release, autograde, feedback.
+
+One course, one release and one autograde run grade every submission below;
+the tests then read the results. The faulty submissions are the correct
+solution with one part broken, so each must lose exactly the points of the
+test cells that check that part.
+"""
+from __future__ import annotations
+
+import html
+import re
+
+import nbformat
+import pytest
+
+from course_utils.grading.pipeline import (
+    GradingOptions, autograde, feedback, read_grades_csv, release)
+
+ASSIGNMENT = "tanh"
+FULL = {
+    "test_tanh_forward_values": 2.0,
+    "test_tanh_forward_stable": 2.0,
+    "test_tanh_forward_properties": 1.0,
+    "test_tanh_backward": 2.0,
+    "test_tanh_function": 2.0,
+    "test_tanh_module": 1.0,
+}
+FORWARD_ONLY = {**dict.fromkeys(FULL, 0.0), "test_tanh_forward_values": 2.0, "test_tanh_forward_stable": 2.0,
+                "test_tanh_forward_properties": 1.0}
+
+# student -> (solution cells replaced, expected points of every test cell)
+FAULTY = {
+    "wrong_derivative": (
+        {"tanh_backward": "def tanh_backward(grad_output, output):\n    return grad_output * (1 - output)\n"},
+        FORWARD_ONLY,
+    ),
+    "naive_formula": (
+        {"tanh_forward": "def tanh_forward(x):\n"
+                         "    return (torch.exp(x) - torch.exp(-x)) / (torch.exp(x) + torch.exp(-x))\n"},
+        {**FULL, "test_tanh_forward_stable": 0.0},
+    ),
+    "calls_torch_tanh": (
+        {"tanh_forward": "def tanh_forward(x):\n    return torch.tanh(x)\n"},
+        {**dict.fromkeys(FULL, 0.0), "test_tanh_backward": 2.0},
+    ),
+    # Loops inside tanh_backward (stopped by the tests' time limit) and at the
+    # top level of the training cell (stopped by nbgrader's per-cell timeout).
+    "infinite_loop": (
+        {"tanh_backward": "def tanh_backward(grad_output, output):\n    while True:\n        pass\n",
+         "train_mlp": "while True:\n    pass\n"},
+        FORWARD_ONLY,
+    ),
+    "syntax_error": (
+        {"tanh_backward": "def tanh_backward(grad_output, output)\n    return grad_output * (1 - output**2)\n"},
+        FORWARD_ONLY,
+    ),
+}
+CELL_TIMEOUT = 20  # seconds per cell in these tests; the course's default is longer
+
+
+@pytest.fixture(scope="module")
+def graded(make_course, make_submission, source_answers):
+    """The tanh course released, with every submission above autograded and feedback generated."""
+    course = make_course(ASSIGNMENT)
+    release(course)
+    source = course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    make_submission(course, "source_as_is", ASSIGNMENT, notebook=source)
+    make_submission(course, "blank", ASSIGNMENT)
+    correct = source_answers(course, ASSIGNMENT)
+    for student, (broken, _) in FAULTY.items():
+        make_submission(course, student, ASSIGNMENT, {**correct, **broken})
+    results = autograde(course, options=GradingOptions(timeout=CELL_TIMEOUT))
+    feedback(course)
+    return course, {result.student: result for result in results}
+
+
+def split_source(notebook: nbformat.NotebookNode) -> dict[str, list[str]]:
+    """The stripped, non-blank, non-comment lines of the source notebook by where they stand.
+
+    ``hidden``: inside hidden test regions; ``solution``: inside solution
+    regions, or anywhere in a solution cell without one (the written answer);
+    ``public``: everywhere else. Lines that are also public (a visible test
+    repeated in the hidden part) are left out of ``hidden`` and ``solution``.
+    """
+    lines = {"hidden": [], "solution": [], "public": []}
+    for cell in notebook.cells:
+        whole_solution = cell.metadata.get("nbgrader", {}).get("solution") and "BEGIN SOLUTION" not in cell.source
+        region = "solution" if whole_solution else "public"
+        for line in cell.source.splitlines():
+            line = line.strip()
+            if "BEGIN HIDDEN TESTS" in line or "BEGIN SOLUTION" in line:
+                region = "hidden" if "HIDDEN" in line else "solution"
+            elif "END HIDDEN TESTS" in line or "END SOLUTION" in line:
+                region = "public"
+            elif line and not line.startswith("#"):
+                lines[region].append(line)
+    public = set(lines["public"])
+    return {"public": lines["public"], "hidden": [line for line in lines["hidden"] if line not in public],
+            "solution": [line for line in lines["solution"] if line not in public]}
+
+
+def page_text(path) -> str:
+    """A feedback page as the student reads it: tags and ANSI escapes removed, entities decoded."""
+    text = re.sub(r"<[^>]+>", "", path.read_text(encoding="utf-8"))
+    return html.unescape(re.sub(r"\x1b\[[0-9;]*m", "", text))
+
+
+def test_release_holds_no_solution_and_no_hidden_test(graded):
+    """Is every cell of the released notebook free of solution code, hidden tests and their markers?"""
+    course, _ = graded
+    source = nbformat.read(course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    released = nbformat.read(course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    lines = split_source(source)
+    assert len(lines["hidden"]) > 20 and len(lines["solution"]) > 10  # the search has something to find
+    secret = lines["hidden"] + lines["solution"]
+    for index, cell in enumerate(released.cells):
+        for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
+            assert marker not in cell.source, f"cell {index} of the release holds {marker!r}"
+        cell_lines = {line.strip() for line in cell.source.splitlines()}
+        leaked = [line for line in secret if line in cell_lines]
+        assert not leaked, f"cell {index} of the release holds solution or hidden-test lines: {leaked[:3]}"
+        assert not cell.get("outputs"), f"cell {index} of the release has stored outputs"
+
+
+def test_source_notebook_submitted_as_is_gets_full_points(graded):
+    """Does the instructor's own notebook, submitted unchanged, get all 10 automatic points?"""
+    _, results = graded
+    result = results["source_as_is"]
+    assert result.status == "graded", result.detail
+    assert result.cell_scores == FULL
+    assert (result.auto_score, result.auto_max) == (10, 10)
+
+
+def test_blank_release_gets_zero_without_error(graded):
+    """Is the untouched release graded (not failed) with 0 points?"""
+    _, results = graded
+    result = results["blank"]
+    assert result.status == "graded", result.detail
+    assert result.cell_scores == dict.fromkeys(FULL, 0.0)
+    assert result.auto_score == 0
+
+
+@pytest.mark.parametrize("student", sorted(FAULTY))
+def test_faulty_submission_loses_exactly_the_points_of_its_fault(graded, student):
+    """Does each broken part cost the points of the test cells that check it, and no others?"""
+    _, results = graded
+    result = results[student]
+    assert result.status == "graded", result.detail
+    assert result.cell_scores == FAULTY[student][1]
+    assert result.auto_score == sum(FAULTY[student][1].values())
+
+
+def test_infinite_loops_are_stopped_and_reported(graded):
+    """Are the loops cut by the tests' time limit and by nbgrader's per-cell timeout?"""
+    course, _ = graded
+    notebook = nbformat.read(course / "autograded" / "infinite_loop" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb",
+                             as_version=4)
+    errors = {cell.metadata.get("nbgrader", {}).get("grade_id"): [o for o in cell.outputs if o.output_type == "error"]
+              for cell in notebook.cells if cell.cell_type == "code"}
+    assert errors["test_tanh_backward"][0].ename == "TimeoutError"
+    assert "loop that never ends" in errors["test_tanh_backward"][0].evalue
+    # nbclient's own error, or the kernel's reply to its interrupt, whichever is recorded first
+    assert errors["train_mlp"][0].ename in {"CellTimeoutError", "KeyboardInterrupt"}
+
+
+def test_grades_csv_has_a_row_per_submission_with_score_and_maximum(graded):
+    """Does grades.csv list every student once for the assignment, with status, score and maximum?"""
+    course, results = graded
+    rows = read_grades_csv(course / "grades.csv")
+    assert [row["student"] for row in rows] == sorted(results)
+    for row in rows:
+        assert row["assignment"] == ASSIGNMENT and row["status"] == "graded"
+        assert float(row["auto_score"]) == results[row["student"]].auto_score
+        assert (row["auto_max"], row["manual_max"]) == ("10", "4")
+
+
+def test_feedback_shows_no_hidden_test_source(graded):
+    """Does every student's feedback page leave out the hidden tests, also from tracebacks?"""
+    course, results = graded
+    source = nbformat.read(course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    lines = split_source(source)
+    # Lines of the solution show up legitimately where a student wrote them too.
+    hidden = [line for line in lines["hidden"] if len(line) > 12 and line not in lines["solution"]]
+    for student in results:
+        text = page_text(course / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html")
+        assert "HIDDEN TESTS" not in text
+        leaked = [line for line in hidden if line in text]
+        assert not leaked, f"{student}'s feedback shows hidden test lines: {leaked[:3]}"
+
+
+def test_feedback_tells_the_student_what_to_fix(graded):
+    """Does the feedback of the overflowing formula carry the hidden test's message about nan?"""
+    course, _ = graded
+    text = page_text(course / "feedback" / "naive_formula" / ASSIGNMENT / f"{ASSIGNMENT}.html")
+    assert "tanh_forward(x) in torch.float32 is wrong at x = -10000.0: got nan" in text
+    assert "overflowed" in text
