@@ -40,6 +40,8 @@ it is only used when ``NOTMNIST_URL`` (or ``url``) points at it.
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import http.client
 import logging
@@ -453,14 +455,21 @@ def _list_images(folder: Path) -> tuple[list[tuple[int, str]], str]:
     """
     files = []
     lines = [f"notmnist-cache-v{_CACHE_VERSION}\n"]
-    stat = os.stat
+    use_dir_fd = os.stat in os.supports_dir_fd and os.listdir in os.supports_fd
     for label, letter in enumerate(CLASSES):
         directory = os.path.join(folder, letter)
-        for name in sorted(n for n in os.listdir(directory) if n.endswith(".png") and not n.startswith(".")):
-            st = stat(os.path.join(directory, name))
-            rel = f"{letter}/{name}"
-            files.append((label, rel))
-            lines.append(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n")
+        # stat relative to an open folder: the kernel does not walk the whole path each time
+        fd = os.open(directory, os.O_RDONLY) if use_dir_fd else None
+        try:
+            names = os.listdir(fd if fd is not None else directory)
+            for name in sorted(n for n in names if n.endswith(".png") and not n.startswith(".")):
+                st = os.stat(name, dir_fd=fd) if fd is not None else os.stat(os.path.join(directory, name))
+                rel = f"{letter}/{name}"
+                files.append((label, rel))
+                lines.append(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n")
+        finally:
+            if fd is not None:
+                os.close(fd)
     return files, hashlib.sha1("".join(lines).encode()).hexdigest()
 
 
@@ -514,16 +523,35 @@ def _write_cache(path: Path, fingerprint: str, images, labels, bad) -> None:
             os.unlink(tmp)
 
 
+@contextlib.contextmanager
+def _gc_paused():
+    """Pause the cyclic garbage collector while tens of thousands of small objects are made.
+
+    Right after ``import torch`` a process owes a full collection over some
+    300,000 objects; listing the folder would trigger it and pay several times
+    the listing's own cost. Reference counting still frees everything; the
+    collection just runs later, as it would have anyway.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _load_folder(folder: Path, stacklevel: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    files, fingerprint = _list_images(folder)
-    cache = folder / CACHE_NAME
-    hit = _read_cache(cache, fingerprint)
-    if hit is not None:
-        images, labels, bad = hit
-    else:
-        images, labels, bad = _decode(folder, files)
-        if len(images) and not _too_many(len(bad), len(files)):
-            _write_cache(cache, fingerprint, images, labels, bad)
+    with _gc_paused():
+        files, fingerprint = _list_images(folder)
+        cache = folder / CACHE_NAME
+        hit = _read_cache(cache, fingerprint)
+        if hit is not None:
+            images, labels, bad = hit
+        else:
+            images, labels, bad = _decode(folder, files)
+            if len(images) and not _too_many(len(bad), len(files)):
+                _write_cache(cache, fingerprint, images, labels, bad)
     if not len(images) or _too_many(len(bad), len(files)):
         raise RuntimeError(
             f"{len(bad):,} of {len(files):,} image files in {folder} are unreadable (e.g. {', '.join(bad[:5])}); "
@@ -535,7 +563,9 @@ def _load_folder(folder: Path, stacklevel: int) -> tuple[np.ndarray, np.ndarray,
             UnreadableImageWarning,
             stacklevel=stacklevel + 1,
         )
-    return (images.astype(np.float32) / np.float32(255)), labels, list(CLASSES)
+    floats = images.astype(np.float32)
+    np.divide(floats, np.float32(255), out=floats)
+    return floats, labels, list(CLASSES)
 
 
 def _too_many(n_bad: int, n_files: int) -> bool:
