@@ -1,0 +1,134 @@
+"""Homework 2 (augmentation) through the whole pipeline: release, then autograde.
+
+One course, one release and one autograde run grade every submission below;
+the tests then read the results. Each faulty submission is the correct
+solution with one mistake from the issue's list, so it must lose exactly the
+points of the test cells that check that part of the contract.
+"""
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+from course_utils.grading.pipeline import GradingOptions, autograde, release
+
+ASSIGNMENT = "augmentation"
+FULL = {
+    "rotation_basics": 1.0,
+    "rotation_angles": 2.0,
+    "shift_basics": 1.0,
+    "shift_translations": 2.0,
+    "noise_basics": 1.0,
+    "noise_statistics": 1.0,
+    "randomness": 1.0,
+    "pipeline": 1.0,
+}
+
+# A mistake is (solution cell, text of the correct solution, its replacement).
+ROLL_INSTEAD_OF_SHIFT = (
+    "random_shift",
+    "        shifted = torch.full_like(batch, self.fill)\n"
+    "        for image, out, (dx, dy) in zip(batch, shifted, shifts.tolist()):\n"
+    "            if abs(dx) >= width or abs(dy) >= height:\n"
+    "                continue  # the whole content left the image\n"
+    "            out[:, max(dy, 0):height + min(dy, 0), max(dx, 0):width + min(dx, 0)] = \\\n"
+    "                image[:, max(-dy, 0):height - max(dy, 0), max(-dx, 0):width - max(dx, 0)]\n",
+    "        shifted = torch.stack([torch.roll(image, (dy, dx), dims=(-2, -1))\n"
+    "                               for image, (dx, dy) in zip(batch, shifts.tolist())])\n",
+)
+
+# student -> (mistakes, expected points of every test cell)
+FAULTY = {
+    "noise_in_place": (
+        [("gaussian_noise",
+          "noisy = images + self.mean + self.std * torch.randn_like(images)",
+          "noisy = images.add_(self.mean + self.std * torch.randn_like(images))")],
+        {**FULL, "noise_basics": 0.0},
+    ),
+    "shift_wraps_around": ([ROLL_INSTEAD_OF_SHIFT], {**FULL, "shift_translations": 0.0}),
+    "rotation_from_0_to_30": (
+        [("random_rotation",
+          "uniform_(-self.degrees, self.degrees)",
+          "uniform_(0.0, 2 * self.degrees)")],
+        {**FULL, "rotation_angles": 0.0},
+    ),
+    "noise_std_squared": (
+        [("gaussian_noise",
+          "self.std * torch.randn_like(images)",
+          "self.std ** 2 * torch.randn_like(images)")],
+        {**FULL, "noise_statistics": 0.0},
+    ),
+}
+CELL_TIMEOUT = 30  # seconds per cell in these tests
+
+
+def with_mistakes(answers: dict[str, str], mistakes) -> dict[str, str]:
+    """The solution cells in ``answers`` with each (cell, correct, wrong) mistake made."""
+    broken = dict(answers)
+    for cell, correct, wrong in mistakes:
+        assert broken[cell].count(correct) == 1, f"the solution of {cell!r} no longer holds {correct!r}"
+        broken[cell] = broken[cell].replace(correct, wrong)
+    return broken
+
+
+@pytest.fixture(scope="module")
+def graded(make_course, make_submission, source_answers):
+    """The augmentation course released, with every submission above autograded."""
+    course = make_course(ASSIGNMENT)
+    release(course)
+    source = course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    make_submission(course, "source_as_is", ASSIGNMENT, notebook=source)
+    make_submission(course, "blank", ASSIGNMENT)
+    correct = source_answers(course, ASSIGNMENT)
+    for student, (mistakes, _) in FAULTY.items():
+        make_submission(course, student, ASSIGNMENT, with_mistakes(correct, mistakes))
+    results = autograde(course, options=GradingOptions(timeout=CELL_TIMEOUT))
+    return course, {result.student: result for result in results}
+
+
+def test_source_notebook_submitted_as_is_gets_full_points(graded):
+    """Does the instructor's own notebook, submitted unchanged, get all 10 points?"""
+    _, results = graded
+    result = results["source_as_is"]
+    assert result.status == "graded", result.detail
+    assert result.cell_scores == FULL
+    assert (result.auto_score, result.auto_max) == (10, 10)
+
+
+def test_blank_release_gets_zero_without_error(graded):
+    """Is the untouched release graded (not failed) with 0 points?"""
+    _, results = graded
+    result = results["blank"]
+    assert result.status == "graded", result.detail
+    assert result.cell_scores == dict.fromkeys(FULL, 0.0)
+    assert result.auto_score == 0
+
+
+@pytest.mark.parametrize("student", sorted(FAULTY))
+def test_faulty_submission_loses_exactly_the_points_of_its_fault(graded, student):
+    """Does each mistake cost the points of the test cells that check it, and no others?"""
+    _, results = graded
+    result = results[student]
+    assert result.status == "graded", result.detail
+    assert result.cell_scores == FAULTY[student][1]
+    assert result.auto_score == sum(FAULTY[student][1].values())
+
+
+def test_release_test_cells_are_the_visible_part_of_the_source(graded):
+    """Does each released test cell hold exactly its visible tests, and each solution cell no solution?"""
+    course, _ = graded
+    source = nbformat.read(course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    released = nbformat.read(course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    released_cells = {cell.metadata.get("nbgrader", {}).get("grade_id"): cell for cell in released.cells}
+    for cell in source.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        release_source = released_cells[meta.get("grade_id")].source if meta else None
+        if meta.get("grade"):
+            visible, marker, _ = cell.source.partition("### BEGIN HIDDEN TESTS")
+            assert marker, f"test cell {meta['grade_id']} has no hidden tests"
+            assert release_source.rstrip() == visible.rstrip(), f"released {meta['grade_id']} differs from its visible part"
+        elif meta.get("solution"):
+            assert "raise NotImplementedError()" in release_source and "SOLUTION" not in release_source
+            for region in cell.source.split("### BEGIN SOLUTION")[1:]:
+                solution = region.split("### END SOLUTION")[0].strip()
+                assert solution not in release_source, f"released {meta['grade_id']} holds its solution"
