@@ -1,0 +1,216 @@
+"""Can one broken or hostile submission stop the batch, cost another student a grade, or earn points?
+
+Every case of ``hostile_submissions.HOSTILE`` is one student's submission of
+homework 1 (tanh), built from the released notebook. One course and ONE
+autograde run with two workers grade them all, with two honest students
+around them (one of them also submits homework 2); the tests then read
+grades.csv, the gradebook, the graded notebooks and the feedback.
+"""
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course_utils.grading import sandbox
+from course_utils.grading.pipeline import GradingOptions, autograde, feedback, points, read_grades_csv, release
+from hostile_submissions import FULL, HOSTILE, Assignment
+
+ASSIGNMENT, OTHER = "tanh", "augmentation"
+CELL_TIMEOUT = 20  # seconds per cell here (the course's is longer): bounds the loops
+HONEST = ["honest_before", "honest_after"]  # sorted around the hostile students
+CASES = {case.name: case for case in HOSTILE}
+
+
+@pytest.fixture(scope="module")
+def sandboxed(monkeypatch_module):
+    """Grade in the sandbox where user namespaces allow it; report whether it is on."""
+    try:
+        sandbox.check_sandbox()
+    except sandbox.NoUserNamespaces:
+        monkeypatch_module.setenv(sandbox.SWITCH_ENV, "off")
+        return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+@pytest.fixture(scope="module")
+def battery(make_course, make_submission, source_answers, sandboxed):
+    """The course after one autograde run (JOBS=2) over every hostile case, and feedback."""
+    course = make_course(ASSIGNMENT, OTHER)
+    release(course)
+    answers = source_answers(course, ASSIGNMENT)
+    assignment = Assignment(
+        name=ASSIGNMENT,
+        release=nbformat.read(course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4),
+        answers=answers,
+        other_name=OTHER,
+        other_release=nbformat.read(course / "release" / OTHER / f"{OTHER}.ipynb", as_version=4),
+    )
+    for case in HOSTILE:
+        folder = course / "submitted" / case.name / ASSIGNMENT
+        folder.mkdir(parents=True)
+        for name, content in case.build(assignment).items():
+            (folder / name).write_bytes(content)
+    for student in HONEST:
+        make_submission(course, student, ASSIGNMENT, answers)
+    make_submission(course, HONEST[0], OTHER, source_answers(course, OTHER))
+    protected = snapshot(course, ["source", "release", "nbgrader_config.py"])
+
+    started = time.monotonic()
+    results = autograde(course, jobs=2, options=GradingOptions(timeout=CELL_TIMEOUT))
+    seconds = time.monotonic() - started
+    print(f"\nadversarial battery: {len(results)} submissions graded in {seconds:.0f} s with JOBS=2")
+    feedback(course)
+    return course, {(r.assignment, r.student): r for r in results}, protected
+
+
+def snapshot(course: Path, names: list[str]) -> dict[str, str]:
+    state = {}
+    for name in names:
+        root = course / name
+        for path in sorted([root, *root.rglob("*")] if root.is_dir() else [root]):
+            if path.is_file():
+                state[str(path.relative_to(course))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return state
+
+
+def expected_score(case, result) -> float:
+    return result.auto_max if case.score == FULL else case.score
+
+
+def test_grades_csv_has_a_row_for_every_submitted_student_and_assignment(battery):
+    """Did the batch finish with exactly one row per (student, assignment) submitted?"""
+    course, results, _ = battery
+    rows = read_grades_csv(course / "grades.csv")
+    submitted = sorted((assignment.name, student.name) for student in (course / "submitted").iterdir()
+                       for assignment in student.iterdir())
+    assert sorted((row["assignment"], row["student"]) for row in rows) == submitted
+    assert len(submitted) == len(HOSTILE) + 3
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_hostile_submission_gets_the_grade_it_deserves(battery, name):
+    """No undeserved points, and a correct solution loses none, whatever else the notebook does."""
+    course, results, _ = battery
+    case, result = CASES[name], results[ASSIGNMENT, name]
+    row = next(row for row in read_grades_csv(course / "grades.csv")
+               if (row["assignment"], row["student"]) == (ASSIGNMENT, name))
+    assert (result.status, result.auto_score) == (case.status, expected_score(case, result)), \
+        f"{case.why}: {result.detail}"
+    assert (row["status"], float(row["auto_score"])) == (case.status, expected_score(case, result))
+    if case.status != "graded":
+        assert row["detail"], "a submission without a grade must say why"
+
+
+def test_honest_students_around_the_hostile_ones_get_full_points(battery):
+    """Is no one else's grade touched by the hostile submissions graded next to theirs?"""
+    _, results, _ = battery
+    for key in [(ASSIGNMENT, HONEST[0]), (ASSIGNMENT, HONEST[1]), (OTHER, HONEST[0])]:
+        assert results[key].status == "graded" and results[key].auto_score == results[key].auto_max > 0, key
+
+
+def test_loops_and_dead_kernels_are_cut_within_bounds(battery):
+    """Do the loops cost at most about one cell timeout, and a dead kernel no wait at all?"""
+    _, results, _ = battery
+    for name in ["infinite_loop", "loop_ignoring_interrupts"]:
+        assert results[ASSIGNMENT, name].seconds < CELL_TIMEOUT + 90, name
+    assert "DeadKernelError" in results[ASSIGNMENT, "os_exit"].detail
+    assert "DeadKernelError" in results[ASSIGNMENT, "segfault"].detail
+
+
+def test_flagged_submissions_name_the_tampering_and_wait_for_a_grader(battery):
+    """Does a flagged row say what was found, and does the gradebook hold 0 points marked for review?"""
+    from nbgrader.api import Gradebook
+
+    course, results, _ = battery
+    assert "checks.assert_tensor_close" in results[ASSIGNMENT, "patched_helpers"].detail
+    assert "showtraceback" in results[ASSIGNMENT, "hidden_tracebacks"].detail
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        for name, case in CASES.items():
+            if case.status != "flagged":
+                continue
+            notebook = gradebook.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, name)
+            tests = [grade for grade in notebook.grades if grade.name.startswith("test_")]
+            assert tests and all(grade.auto_score == 0 and grade.needs_manual_grade for grade in tests), name
+
+
+def test_gradebook_agrees_with_grades_csv(battery):
+    """Does every row of grades.csv have its submission in the gradebook with the same automatic score?"""
+    from nbgrader.api import Gradebook
+
+    course, _, _ = battery
+    tests = {name: set(points(nbformat.read(course / "source" / name / f"{name}.ipynb", as_version=4))[0])
+             for name in (ASSIGNMENT, OTHER)}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        for row in read_grades_csv(course / "grades.csv"):
+            submission = gradebook.find_submission(row["assignment"], row["student"])
+            automatic = sum(grade.auto_score or 0 for notebook in submission.notebooks for grade in notebook.grades
+                            if grade.name in tests[row["assignment"]])
+            assert automatic == float(row["auto_score"]), row
+
+
+def test_writes_outside_the_submission_change_nothing(battery, sandboxed):
+    """Are the course's source, release and gradebook intact, and nothing written outside the sandbox?"""
+    if not sandboxed:
+        pytest.skip("no user namespaces here: grading ran without the sandbox, which is what contains writes")
+    course, results, protected = battery
+    assert snapshot(course, ["source", "release", "nbgrader_config.py"]) == protected
+    strays = [path for path in [course / "WRITTEN_BY_STUDENT", course.parent / "WRITTEN_BY_STUDENT",
+                                Path("/tmp/WRITTEN_BY_STUDENT")] if path.exists()]
+    strays += list((course / "autograded").rglob("WRITTEN_BY_STUDENT"))
+    assert not strays
+    assert results[ASSIGNMENT, "writes_outside_its_folder"].status == "graded"
+
+
+def test_ten_megabytes_of_output_are_cut_in_the_graded_notebook(battery):
+    """Is the graded notebook of the submission that printed 10 MB small, with the cut marked?"""
+    course, _, _ = battery
+    graded = course / "autograded" / "ten_megabytes_of_output" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    assert graded.stat().st_size < 1_000_000
+    assert "output truncated" in graded.read_text(encoding="utf-8")
+
+
+def test_feedback_of_every_submission_shows_no_hidden_test_source(battery):
+    """Is there no hidden test line in any feedback page, even of a notebook that printed them all?"""
+    course, _, _ = battery
+    source = nbformat.read(course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    hidden = hidden_test_lines(source)
+    pages = sorted((course / "feedback").glob(f"*/{ASSIGNMENT}/*.html"))
+    assert {page.parent.parent.name for page in pages} >= {"prints_hidden_tests", "patched_helpers", HONEST[0]}
+    for page in pages:
+        text = page_text(page)
+        leaked = [line for line in hidden if line in text]
+        assert not leaked, f"{page.parent.parent.name}'s feedback shows hidden test lines: {leaked[:3]}"
+    assert "a line of a hidden test was removed" in page_text(
+        course / "feedback" / "prints_hidden_tests" / ASSIGNMENT / f"{ASSIGNMENT}.html")
+
+
+def hidden_test_lines(notebook) -> list[str]:
+    """The code lines of the hidden test regions, long enough to mean something, seen nowhere else."""
+    hidden, visible = set(), set()
+    for cell in notebook.cells:
+        inside = False
+        for line in cell.source.splitlines():
+            if "BEGIN HIDDEN TESTS" in line:
+                inside = True
+            elif "END HIDDEN TESTS" in line:
+                inside = False
+            elif line.strip():
+                (hidden if inside else visible).add(line.strip())
+    return sorted(line for line in hidden - visible if len(line) > 12 and not line.startswith("#"))
+
+
+def page_text(path: Path) -> str:
+    text = re.sub(r"<[^>]+>", "", path.read_text(encoding="utf-8"))
+    return html.unescape(re.sub(r"\x1b\[[0-9;]*m", "", text))
