@@ -19,7 +19,7 @@ PYTEST_ARGS ?=
 export PATH := $(BIN):$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install lab test release autograde feedback clean
+.PHONY: install bubblewrap lab test release autograde feedback clean
 
 install: $(STAMP)
 
@@ -32,18 +32,36 @@ $(STAMP): pyproject.toml
 	$(BIN)/jupyter server extension enable --sys-prefix nbgrader >/dev/null
 	@touch $(STAMP)
 
+# Autograding runs every student kernel in a bubblewrap sandbox
+# (course_utils/grading/sandbox.py). As root, bwrap is installed from Debian's
+# packages when missing; otherwise this says what to run. On a machine without
+# user namespaces, grade without the sandbox: make autograde COURSE_SANDBOX=off
+bubblewrap:
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing bubblewrap (the grading sandbox) with apt-get"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -qq bubblewrap >/dev/null 2>&1 \
+	      || { apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; } \
+	      || { echo "apt-get could not install bubblewrap"; exit 1; }; \
+	  else \
+	    echo "The grading sandbox needs bubblewrap (bwrap): run 'sudo apt-get install bubblewrap'."; \
+	    echo "On a machine without user namespaces, grade without it: make autograde COURSE_SANDBOX=off"; \
+	    exit 1; \
+	  fi; }
+
 lab: install
 	@$(BIN)/jupyter labextension list 2>&1 | grep -q '@jupyter/nbgrader.*enabled' \
 	  || { echo "nbgrader's JupyterLab extension is not enabled; run 'make clean' then 'make lab'"; exit 1; }
 	$(BIN)/jupyter lab --port=$(PORT) --ServerApp.root_dir=$(CURDIR) $(ALLOW_ROOT) $(LAB_ARGS)
 
-test: install
+test: install bubblewrap
 	$(BIN)/python -m pytest -n 2 --dist loadscope $(PYTEST_ARGS)
 
 release: install
 	$(BIN)/python -m course_utils.grading release
 
-autograde: install
+autograde: install $(if $(filter off OFF 0 false no,$(COURSE_SANDBOX)),,bubblewrap)
 	$(BIN)/python -m course_utils.grading autograde --jobs $(JOBS)
 
 feedback: install
