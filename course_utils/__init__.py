@@ -17,6 +17,8 @@ plotting           ``plot_activation``, ``plot_losses``, ``show_images``, ``view
 trajectory         ``plot_trajectory``, ``plot_trajectories``
 data               notMNIST: ``download_notmnist``, ``load_notmnist``, ``NotMNIST``, ...
 synthetic          ``make_synthetic_notmnist`` (generated data for tests and offline CI)
+models             ``NotMNISTNet``, ``build_notmnist_model``, ``notmnist_augmentation``, TorchScript export
+training           ``fit``, ``evaluate``, ``predict``, ``accuracy``, ``confusion_matrix``, ``most_confused``
 =================  =========================================================
 """
 from __future__ import annotations
@@ -43,6 +45,18 @@ _EXPORTS = {
     "train_val_test_split": "data",
     "NotMNIST": "data",
     "make_synthetic_notmnist": "synthetic",
+    "NotMNISTNet": "models",
+    "build_notmnist_model": "models",
+    "notmnist_augmentation": "models",
+    "export_torchscript": "models",
+    "load_torchscript": "models",
+    "default_artifacts_dir": "models",
+    "fit": "training",
+    "evaluate": "training",
+    "predict": "training",
+    "accuracy": "training",
+    "confusion_matrix": "training",
+    "most_confused": "training",
 }
 
 __all__ = ["__version__", *_EXPORTS]
