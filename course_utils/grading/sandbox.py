@@ -303,16 +303,50 @@ def _remove_stale_runtimes() -> None:
 
 
 def _remove_tree(folder: Path) -> None:
-    """Remove a folder even where student code took away permissions."""
+    """Remove a folder even where student code took away permissions.
 
-    def make_writable_and_retry(function, path, _exc_info):
-        for p in (os.path.dirname(path), path):
-            with contextlib.suppress(OSError):
-                os.chmod(p, 0o700, follow_symlinks=False)
-        with contextlib.suppress(FileNotFoundError):
+    Something already gone is not an error: two workers of one batch may
+    clean up the same stale folder at once.
+    """
+    _rmtree(folder, _make_writable_and_retry)
+
+
+def _rmtree(folder, handler) -> None:
+    """``shutil.rmtree`` with an ``onerror``-style ``handler`` (``onexc`` from Python 3.12 on)."""
+    if sys.version_info >= (3, 12):
+        shutil.rmtree(folder, onexc=lambda function, path, error: handler(
+            function, path, (type(error), error, error.__traceback__)))
+    else:
+        shutil.rmtree(folder, onerror=handler)
+
+
+def _make_writable_and_retry(function, path, exc_info) -> None:
+    """``shutil.rmtree``'s error handler: give back permissions, then remove ``path`` again.
+
+    ``function`` is what failed: a removal (``os.unlink``, ``os.rmdir``) is
+    retried as it was; anything else (``os.open``, ``os.scandir``,
+    ``os.lstat``: the folder could not be opened or listed) removes the folder
+    at ``path`` anew. What is still in the way after that is raised.
+    """
+    if isinstance(exc_info[1], FileNotFoundError):
+        return
+    for p in (os.path.dirname(path), path):
+        with contextlib.suppress(OSError):
+            os.chmod(p, 0o700, follow_symlinks=False)
+    try:
+        if function in (os.unlink, os.remove, os.rmdir):
             function(path)
+        elif os.path.isdir(path) and not os.path.islink(path):
+            _rmtree(path, _raise_unless_gone)
+        else:
+            os.unlink(path)
+    except FileNotFoundError:
+        pass
 
-    shutil.rmtree(folder, onerror=make_writable_and_retry)
+
+def _raise_unless_gone(function, path, exc_info) -> None:
+    if not isinstance(exc_info[1], FileNotFoundError):
+        raise exc_info[1]
 
 
 # --- cgroups (root only: the kernel does not apply RLIMIT_NPROC to root) -----

@@ -379,6 +379,37 @@ def test_missing_bwrap_says_how_to_install_it(monkeypatch):
         sandbox.check_sandbox()
 
 
+
+def test_removing_what_is_already_gone_is_not_an_error(tmp_path):
+    """Two workers may clean up the same stale folder: is a vanished entry skipped (os.open has no retry)?"""
+    gone = tmp_path / "gone"
+    for function in (os.open, os.scandir, os.lstat, os.rmdir, os.unlink):
+        sandbox._make_writable_and_retry(function, str(gone), (FileNotFoundError, FileNotFoundError(), None))
+
+
+def test_a_folder_that_could_not_be_opened_is_made_readable_and_removed(tmp_path):
+    """When rmtree could not open or list a folder, is it unlocked and removed with what it holds?"""
+    locked = tmp_path / "locked"
+    (locked / "inner").mkdir(parents=True)
+    (locked / "inner" / "file").write_text("x")
+    locked.chmod(0)
+    for function in (os.open, os.scandir):
+        locked.mkdir(exist_ok=True)
+        locked.chmod(0)
+        sandbox._make_writable_and_retry(function, str(locked), (PermissionError, PermissionError(), None))
+        assert not locked.exists()
+
+
+def test_remove_tree_removes_folders_whose_permissions_were_taken_away(tmp_path):
+    folder = tmp_path / "runtime"
+    (folder / "a" / "b").mkdir(parents=True)
+    (folder / "a" / "b" / "file").write_text("x")
+    (folder / "a" / "b").chmod(0)
+    (folder / "a").chmod(0o500)
+    sandbox._remove_tree(folder)
+    assert not folder.exists()
+
+
 # --- one real autograde run -------------------------------------------------------
 
 SQUARE = "def square(x):\n    ### BEGIN SOLUTION\n    return x * x\n    ### END SOLUTION"
