@@ -1,0 +1,105 @@
+"""The offline world every test and notebook runs in under pytest.
+
+It lives at the repository root so that it applies however pytest is started:
+``make test``, ``pytest tests/test_data.py`` or ``pytest lectures/07_notmnist.ipynb``.
+Before any test or notebook kernel starts, ``pytest_configure``
+
+* generates a small notMNIST-format archive with ``make_synthetic_notmnist``,
+* serves it over HTTP on 127.0.0.1 from a background thread,
+* points ``NOTMNIST_URL`` at it, so notebooks run the same download code a
+  student runs, with ``COURSE_DATA_DIR`` and ``COURSE_ARTIFACTS_DIR`` in a
+  temporary folder (the repository is never written to),
+* sets ``COURSE_QUICK_RUN=1``, the documented switch that shortens training.
+
+nbval kernels inherit this process's environment, which is why this happens
+in a hook rather than in a fixture. Fixtures for the unit tests are in
+``tests/conftest.py``.
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+
+SYNTHETIC_PER_CLASS = 200
+SYNTHETIC_SEED = 0
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # keep test output clean
+        pass
+
+    def do_GET(self):
+        # /truncated/<file>: announce the whole file, send half, hang up
+        # (a download cut off mid-way).
+        if self.path.startswith("/truncated/"):
+            path = Path(self.directory) / self.path[len("/truncated/"):]
+            data = path.read_bytes() if path.is_file() else b""
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.close_connection = True
+            return
+        super().do_GET()
+
+
+def serve_directory(directory: Path) -> http.server.ThreadingHTTPServer:
+    """Serve ``directory`` on an ephemeral 127.0.0.1 port from a daemon thread."""
+    handler = functools.partial(_QuietHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def pytest_configure(config):
+    from course_utils.synthetic import make_synthetic_notmnist
+
+    workdir = Path(tempfile.mkdtemp(prefix="course-tests-"))
+    served = workdir / "served"
+    served.mkdir()
+    make_synthetic_notmnist(
+        served / "notMNIST_small.tar.gz", per_class=SYNTHETIC_PER_CLASS, seed=SYNTHETIC_SEED
+    )
+    server = serve_directory(served)
+    config._course_test_world = (workdir, server)
+    host, port = server.server_address[:2]
+    os.environ["NOTMNIST_URL"] = f"http://{host}:{port}/notMNIST_small.tar.gz"
+    os.environ["COURSE_DATA_DIR"] = str(workdir / "data")
+    os.environ["COURSE_ARTIFACTS_DIR"] = str(workdir / "artifacts")
+    os.environ["COURSE_QUICK_RUN"] = "1"
+
+
+def pytest_unconfigure(config):
+    world = getattr(config, "_course_test_world", None)
+    if world is not None:
+        workdir, server = world
+        server.shutdown()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def synthetic_archive_url() -> str:
+    """URL of the generated notMNIST archive served on loopback for this session."""
+    return os.environ["NOTMNIST_URL"]
+
+
+@pytest.fixture(scope="session")
+def http_folder(tmp_path_factory):
+    """``(folder, base_url)``: a temporary folder served on 127.0.0.1 for this session.
+
+    A missing file answers 404; ``base_url + "/truncated/<file>"`` sends half of
+    ``<file>`` after announcing all of it.
+    """
+    folder = tmp_path_factory.mktemp("http-served")
+    server = serve_directory(folder)
+    host, port = server.server_address[:2]
+    yield folder, f"http://{host}:{port}"
+    server.shutdown()
+    server.server_close()
