@@ -45,6 +45,11 @@ RECORD_VERSION = 1
 # can find and stop the runs that a killed batch left behind.
 BATCH_ENV = "COURSE_GRADING_BATCH"
 
+# The modules whose change can change a grade: the test cells' helpers, the
+# scoring and the tampering check. (A change elsewhere, say to the sandbox's
+# limits, does not regrade; delete .grading/ to grade everything again.)
+GRADING_CODE = ("checks.py", "pipeline.py", "integrity.py")
+
 GradeOne = Callable[[str, str, GradingOptions], SubmissionResult]
 
 
@@ -160,8 +165,8 @@ def fingerprint(course: Path, assignment: str, student: str, options: GradingOpt
 
     That is: the submitted files; the assignment as the gradebook holds it
     (every cell's source and checksum: a hidden test changed and released
-    again counts) and its source folder; nbgrader_config.py; this grading
-    package's code (test helpers, tampering rules); the grading options.
+    again counts) and its source folder; nbgrader_config.py; the code that
+    decides a grade (:data:`GRADING_CODE`); the grading options.
     """
     digest = hashlib.sha256()
 
@@ -181,7 +186,8 @@ def fingerprint(course: Path, assignment: str, student: str, options: GradingOpt
     add_tree("source", course / "source" / assignment)
     config = course / "nbgrader_config.py"
     add("config", config.read_bytes() if config.is_file() else b"")
-    add_tree("grader", Path(__file__).parent, "*.py")
+    for module in GRADING_CODE:
+        add(f"grader/{module}", Path(__file__).with_name(module).read_bytes())
     with contextlib.closing(sqlite3.connect(f"{gradebook.as_uri()}?mode=ro", uri=True)) as connection:
         cells = connection.execute(
             "SELECT notebook.name, source_cell.name, source_cell.cell_type, source_cell.locked, source_cell.source, "
@@ -330,17 +336,16 @@ def _batch_lock(state: Path) -> Iterator[None]:
         yield
 
 
-def _stop_leftover_runs(course: Path) -> None:
-    """Kill nbgrader runs (and their kernels) left running by a batch of this course that was killed.
+def batch_processes(course: Path) -> list[int]:
+    """The processes (nbgrader runs, their kernels) started by a grading batch of ``course``.
 
-    They carry ``COURSE_GRADING_BATCH=<course>`` in their environment; holding
-    the batch lock proves that their batch is gone. Linux only (``/proc``).
+    They carry ``COURSE_GRADING_BATCH=<course>`` in their environment. Linux
+    only (``/proc``); elsewhere the list is empty.
     """
-    marker = f"{BATCH_ENV}={course}".encode()
+    marker = f"{BATCH_ENV}={Path(course).resolve()}".encode()
     proc = Path("/proc")
-    if not proc.is_dir():
-        return
-    for entry in proc.iterdir():
+    found = []
+    for entry in proc.iterdir() if proc.is_dir() else []:
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
@@ -348,8 +353,18 @@ def _stop_leftover_runs(course: Path) -> None:
         except OSError:
             continue
         if marker in environ:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(int(entry.name), signal.SIGKILL)
+            found.append(int(entry.name))
+    return found
+
+
+def _stop_leftover_runs(course: Path) -> None:
+    """Kill nbgrader runs (and their kernels) left running by a batch of this course that was killed.
+
+    Holding the batch lock proves that their batch is gone.
+    """
+    for pid in batch_processes(course):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def _remove_leftover_scratch(state: Path) -> None:

@@ -142,6 +142,7 @@ for _ in range(50_000):  # and 5 MB in short lines
     print("y" * 99)
 """
 
+
 def noisy(answer: str) -> str:
     """``answer`` writing to stderr and warning when it runs, and in every function it defines."""
     tree = ast.parse(answer)

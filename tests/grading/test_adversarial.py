@@ -8,6 +8,7 @@ grades.csv, the gradebook, the graded notebooks and the feedback.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import html
 import re
@@ -18,6 +19,7 @@ import nbformat
 import pytest
 
 from course_utils.grading import sandbox
+from course_utils.grading.parallel import batch_processes
 from course_utils.grading.pipeline import GradingOptions, autograde, feedback, points, read_grades_csv, release
 from hostile_submissions import FULL, HOSTILE, Assignment
 
@@ -127,6 +129,16 @@ def test_loops_and_dead_kernels_are_cut_within_bounds(battery):
         assert results[ASSIGNMENT, name].seconds < CELL_TIMEOUT + 90, name
     assert "DeadKernelError" in results[ASSIGNMENT, "os_exit"].detail
     assert "DeadKernelError" in results[ASSIGNMENT, "segfault"].detail
+
+
+def test_no_kernel_or_nbgrader_run_is_left_behind(battery):
+    """Once the batch is done, is every process it started gone (the loop that ignores interrupts too)?"""
+    course, _, _ = battery
+    left = []
+    for pid in batch_processes(course):
+        with contextlib.suppress(OSError):
+            left.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+    assert not left
 
 
 def test_flagged_submissions_name_the_tampering_and_wait_for_a_grader(battery):

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from course_utils.grading import sandbox
-from course_utils.grading.parallel import BATCH_ENV, STATE
+from course_utils.grading.parallel import BATCH_ENV, STATE, batch_processes
 from course_utils.grading.pipeline import GradingOptions, autograde, release
 
 ASSIGNMENT = "tanh"
@@ -160,19 +160,7 @@ def test_interrupted_batch_resumes_without_regrading_finished_work(submitted, on
     assert {path.stem: path.read_bytes() for path in records.glob("*.json") if path.stem in finished} == finished
     assert (course / "grades.csv").read_bytes() == (one_worker / "grades.csv").read_bytes()
     assert gradebook_rows(course) == gradebook_rows(one_worker)
-    assert not leftover_processes(course), "the runs of the killed batch were not stopped"
-
-
-def leftover_processes(course: Path) -> list[int]:
-    marker = f"{BATCH_ENV}={course.resolve()}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and marker in (entry / "environ").read_bytes().split(b"\0"):
-                found.append(int(entry.name))
-        except OSError:
-            pass
-    return found
+    assert not batch_processes(course), "the runs of the killed batch were not stopped"
 
 
 def test_a_second_batch_on_the_same_course_is_refused(two_workers):
@@ -185,3 +173,17 @@ def test_a_second_batch_on_the_same_course_is_refused(two_workers):
         output = run_cli(course)
     assert output.returncode == 1
     assert "another autograde is running" in output.stderr
+
+
+def test_batch_processes_finds_what_a_batch_started_and_nothing_else(tmp_path):
+    """The check that no run is left behind (here and in the adversarial battery) must see a real one."""
+    ours = subprocess.Popen(["sleep", "60"], env={**os.environ, BATCH_ENV: str(tmp_path.resolve())})
+    other = subprocess.Popen(["sleep", "60"], env={**os.environ, BATCH_ENV: str(tmp_path / "elsewhere")})
+    try:
+        found = batch_processes(tmp_path)
+        assert ours.pid in found and other.pid not in found
+    finally:
+        for process in (ours, other):
+            process.kill()
+            process.wait()
+    assert ours.pid not in batch_processes(tmp_path)
