@@ -125,7 +125,13 @@ def _graded_as_completed(work: Callable[[tuple[str, str]], SubmissionResult], to
     Closing the generator early (an error, Ctrl-C, SIGTERM or SIGHUP in the
     caller) cancels what has not started and stops the running nbgrader
     processes, which run in their own sessions and would not see the signal.
+
+    nbgrader's modules are imported here, before any worker starts: when a
+    worker's first import of ``nbgrader.utils`` meets the caller's first import
+    of ``nbgrader.api`` (they import each other), Python hands one thread a
+    half-initialised module and the batch fails with an ImportError.
     """
+    _import_nbgrader()
     with _signals_interrupt(), ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = {pool.submit(work, submission): submission for submission in todo}
         try:
@@ -136,6 +142,12 @@ def _graded_as_completed(work: Callable[[tuple[str, str]], SubmissionResult], to
                 future.cancel()
             pipeline.stop_running_nbgrader()
             raise
+
+
+def _import_nbgrader() -> None:
+    """Import every nbgrader module that the workers or the gradebook merge use (slow: ~4 s)."""
+    import nbgrader.api  # noqa: F401
+    import nbgrader.utils  # noqa: F401
 
 
 @contextlib.contextmanager

@@ -175,6 +175,22 @@ def test_a_second_batch_on_the_same_course_is_refused(two_workers):
     assert "another autograde is running" in output.stderr
 
 
+def test_nbgrader_is_imported_before_any_worker_starts():
+    """Workers import nbgrader.utils while the merge imports nbgrader.api; done at once in two threads,
+    Python can hand one of them a half-initialised module (it failed a CI run). Imported before the
+    workers start, they cannot race. Checked in a fresh interpreter, where nothing imported them yet."""
+    script = (
+        "import sys\n"
+        "from course_utils.grading import parallel\n"
+        "assert 'nbgrader.api' not in sys.modules\n"
+        "seen = lambda submission: {'nbgrader.api', 'nbgrader.utils'} <= set(sys.modules)\n"
+        "print(all(ready for _, ready in parallel._graded_as_completed(seen, [('a', 's1'), ('a', 's2')], 2)))\n"
+    )
+    output = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert output.returncode == 0, output.stderr
+    assert output.stdout.strip() == "True"
+
+
 def test_batch_processes_finds_what_a_batch_started_and_nothing_else(tmp_path):
     """The check that no run is left behind (here and in the adversarial battery) must see a real one."""
     ours = subprocess.Popen(["sleep", "60"], env={**os.environ, BATCH_ENV: str(tmp_path.resolve())})
