@@ -13,6 +13,9 @@ JOBS     ?= 1
 # Jupyter refuses to start as root (containers, CI) unless told it is meant.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PYTEST_ARGS ?=
+# nbgrader's four server extensions (the formgrader, the assignment and course
+# lists, validation); `jupyter server extension enable nbgrader` is not one.
+NBGRADER_SERVER_EXTENSIONS := $(addprefix nbgrader.server_extensions.,formgrader assignment_list course_list validate_assignment)
 
 # nbgrader needs its helpers (alembic) on PATH, so every target runs with the
 # venv's bin/ first.
@@ -29,7 +32,11 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --progress-bar off -e '.[course,test]'
 	$(BIN)/jupyter labextension enable --level=sys_prefix @jupyter/nbgrader >/dev/null
-	$(BIN)/jupyter server extension enable --sys-prefix nbgrader >/dev/null
+	@for extension in $(NBGRADER_SERVER_EXTENSIONS); do \
+	  $(BIN)/jupyter server extension enable --sys-prefix $$extension >/dev/null 2>&1; done
+	@listed=$$($(BIN)/jupyter server extension list 2>&1); for extension in $(NBGRADER_SERVER_EXTENSIONS); do \
+	  echo "$$listed" | grep -q "$$extension.*enabled" \
+	  || { echo "nbgrader's server extension $$extension is not enabled; see 'jupyter server extension list'"; exit 1; }; done
 	@touch $(STAMP)
 
 # Autograding runs every student kernel in a bubblewrap sandbox
