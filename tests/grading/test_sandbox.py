@@ -484,7 +484,7 @@ def autograded_course(tmp_path_factory):
     submissions = {
         "alice": (SQUARE, CUBE),
         "mallory": (HOSTILE.format(course=str(course)) + SQUARE, CUBE),
-        "slow": (SQUARE, CUBE + "\nwhile True:\n    pass"),
+        "slow": (SQUARE, CUBE + "\nimport time\nwhile True:\n    time.sleep(0.01)"),  # wall time, no CPU
         "zoe": (SQUARE, CUBE),
     }
     for student, (square, cube) in submissions.items():
