@@ -4,6 +4,9 @@ A test never touches ``assignments/`` itself: ``make_course`` copies its
 ``nbgrader_config.py`` and ``source/`` into a temporary folder, and
 ``make_submission`` writes ``submitted/<student>/<assignment>/<name>.ipynb``
 there, built from the released notebook with some solution cells filled in.
+``make_tiny_course`` builds a course without torch, for tests of the grading
+machinery rather than of a homework (a grading kernel starts in about a second
+instead of five).
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from nbformat.v4 import new_code_cell, new_notebook
 
 COURSE = Path(__file__).resolve().parents[2] / "assignments"
 SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
@@ -84,5 +88,46 @@ def make_submission():
         assert not answers, f"no solution cells {sorted(answers)} in the released {name}.ipynb"
         nbformat.write(released, target)
         return target
+
+    return make
+
+
+def tiny_notebook(answer: int) -> nbformat.NotebookNode:
+    """A homework of one solution cell, ``answer()``, and two autograded test cells of 1 point each.
+
+    ``test_answer_positive`` passes for any positive answer; ``test_answer_exact``
+    hides its check, so a positive wrong answer scores 1 of 2. The released
+    ``answer()`` raises NotImplementedError.
+    """
+    meta = {"schema_version": 3, "task": False}
+
+    def test(grade_id: str, source: str):
+        return new_code_cell(source, metadata={"nbgrader": {**meta, "grade_id": grade_id, "solution": False,
+                                                            "grade": True, "locked": True, "points": 1}})
+
+    solution = new_code_cell(f"def answer():\n    ### BEGIN SOLUTION\n    return {answer}\n    ### END SOLUTION",
+                             metadata={"nbgrader": {**meta, "grade_id": "answer", "solution": True, "grade": False,
+                                                    "locked": False}})
+    return new_notebook(cells=[
+        solution,
+        test("test_answer_positive", '"""answer() is positive."""\nassert answer() > 0'),
+        test("test_answer_exact", f'"""answer() is right."""\nassert isinstance(answer(), int)\n'
+                                  f"### BEGIN HIDDEN TESTS\nassert answer() == {answer}\n### END HIDDEN TESTS"),
+    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+
+
+@pytest.fixture(scope="session")
+def make_tiny_course(tmp_path_factory):
+    """``make_tiny_course(first=42, ...)``: a course with the course's nbgrader_config.py and one
+    :func:`tiny_notebook` assignment per keyword (its name, its right answer), not released yet."""
+
+    def make(**answers: int) -> Path:
+        course = tmp_path_factory.mktemp("tiny") / "assignments"
+        course.mkdir()
+        shutil.copy(COURSE / "nbgrader_config.py", course)
+        for name, answer in answers.items():
+            (course / "source" / name).mkdir(parents=True)
+            nbformat.write(tiny_notebook(answer), course / "source" / name / f"{name}.ipynb")
+        return course
 
     return make

@@ -83,29 +83,9 @@ def test_cli_refuses_a_folder_that_is_no_course(tmp_path, capsys):
 # -- a tiny course through the real nbgrader --------------------------------------------------
 
 
-def tiny_notebook(answer: int) -> nbformat.NotebookNode:
-    """One solution cell and one autograded test cell (1 point) with a hidden part."""
-    meta = {"schema_version": 3, "task": False}
-    solution = new_code_cell(f"def answer():\n    ### BEGIN SOLUTION\n    return {answer}\n    ### END SOLUTION",
-                             metadata={"nbgrader": {**meta, "grade_id": "answer", "solution": True, "grade": False,
-                                                    "locked": False}})
-    test = new_code_cell(f'"""answer() is right."""\nassert answer() > 0\n### BEGIN HIDDEN TESTS\n'
-                         f'assert answer() == {answer}\n### END HIDDEN TESTS',
-                         metadata={"nbgrader": {**meta, "grade_id": "test_answer", "solution": False, "grade": True,
-                                                "locked": True, "points": 1}})
-    return new_notebook(cells=[solution, test], metadata={
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
-
-
 @pytest.fixture(scope="module")
-def tiny_course(tmp_path_factory) -> Path:
-    course = tmp_path_factory.mktemp("tiny") / "assignments"
-    course.mkdir()
-    (course / "nbgrader_config.py").write_text((COURSE / "nbgrader_config.py").read_text())
-    for name, answer in [("first", 42), ("second", 7)]:
-        (course / "source" / name).mkdir(parents=True)
-        nbformat.write(tiny_notebook(answer), course / "source" / name / f"{name}.ipynb")
-    return course
+def tiny_course(make_tiny_course) -> Path:
+    return make_tiny_course(first=42, second=7)
 
 
 def submit(course: Path, student: str, assignment: str, text: str, name: str | None = None) -> None:
@@ -137,11 +117,11 @@ def test_every_assignment_is_released_and_every_submission_gets_a_row(tiny_cours
     rows = {(r["assignment"], r["student"]): r for r in read_grades_csv(tiny_course / "grades.csv")}
     assert sorted(rows) == [("first", "bob"), ("first", "carol"), ("first", "dave"), ("second", "bob"),
                             ("third", "eve")]
-    assert (rows["first", "bob"]["status"], rows["first", "bob"]["auto_score"]) == ("graded", "1")
+    assert (rows["first", "bob"]["status"], rows["first", "bob"]["auto_score"]) == ("graded", "2")
     assert (rows["first", "dave"]["status"], rows["first", "dave"]["auto_score"]) == ("graded", "0")
     assert rows["first", "carol"]["status"] == "missing"
     assert "expected first.ipynb; found first (1).ipynb" in rows["first", "carol"]["detail"]
-    assert (rows["second", "bob"]["status"], rows["second", "bob"]["auto_max"]) == ("failed", "1")
+    assert (rows["second", "bob"]["status"], rows["second", "bob"]["auto_max"]) == ("failed", "2")
     assert "NotJSONError" in rows["second", "bob"]["detail"]
     assert rows["third", "eve"]["status"] == "unknown assignment"
     assert len(results) == 5
@@ -151,7 +131,8 @@ def test_grading_one_submission_needs_no_other(tiny_course):
     """Can a worker grade a single submission on its own, e.g. again after a fix?"""
     submit(tiny_course, "frank", "second", released_with(tiny_course, "second", "def answer():\n    return 7\n"))
     result = grade_submission(tiny_course, "second", "frank", GradingOptions(timeout=30))
-    assert (result.status, result.auto_score, result.cell_scores) == ("graded", 1, {"test_answer": 1.0})
+    assert (result.status, result.auto_score, result.cell_scores) == (
+        "graded", 2, {"test_answer_positive": 1.0, "test_answer_exact": 1.0})
 
 
 def test_feedback_preprocessor_hides_hidden_tests_and_their_tracebacks():
