@@ -11,8 +11,8 @@ The course root (``assignments/``) holds::
     grades.csv                                one row per submission              (autograde)
     feedback/<student>/<assignment>/*.html    what students get back              (feedback)
 
-Every nbgrader step runs as its own ``python -m nbgrader`` process in the
-course root, built by :func:`nbgrader_command`. Each submission is graded by
+Every nbgrader step runs as its own nbgrader process (nbgrader's command
+line, :mod:`.nbgrader_cli`) in the course root, built by :func:`nbgrader_command`. Each submission is graded by
 :func:`grade_submission` in its own nbgrader run, so one broken or hostile
 submission cannot stop the others, and the function can be handed to a pool
 of workers. :func:`autograde` writes ``grades.csv`` itself from the results,
@@ -101,11 +101,12 @@ class SubmissionResult:
 def nbgrader_command(subcommand: str, *args: str, options: GradingOptions = GradingOptions()) -> list[str]:
     """The command line of one nbgrader step, to be run in the course root.
 
-    nbgrader is run by this interpreter (``python -m nbgrader``), so it is the
-    course environment's. For ``autograde`` the options' timeout, kernel and
+    nbgrader is run by this interpreter, so it is the course environment's,
+    through :mod:`course_utils.grading.nbgrader_cli` (nbgrader's own command
+    line, started faster). For ``autograde`` the options' timeout, kernel and
     extra arguments are added; ``Execute`` is nbgrader's ExecutePreprocessor.
     """
-    command = [sys.executable, "-m", "nbgrader", subcommand, *args]
+    command = [sys.executable, "-m", "course_utils.grading.nbgrader_cli", subcommand, *args]
     if subcommand == "autograde":
         if options.timeout is not None:
             command.append(f"--Execute.timeout={options.timeout}")

@@ -8,6 +8,7 @@ submissions).
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -27,10 +28,26 @@ def test_autograde_command_carries_the_run_options():
     """Are the per-run settings (timeout, kernel, sandbox arguments) passed to nbgrader autograde only?"""
     options = GradingOptions(timeout=7, kernel_name="course-sandbox", nbgrader_args=("--KernelManager.transport=ipc",))
     command = nbgrader_command("autograde", "tanh", "--student=alice", options=options)
-    assert command[:4] == [sys.executable, "-m", "nbgrader", "autograde"]
+    assert command[:4] == [sys.executable, "-m", "course_utils.grading.nbgrader_cli", "autograde"]
     assert command[4:] == ["tanh", "--student=alice", "--Execute.timeout=7", "--Execute.kernel_name=course-sandbox",
                            "--KernelManager.transport=ipc"]
     assert nbgrader_command("generate_feedback", "tanh", options=options)[3:] == ["generate_feedback", "tanh"]
+
+
+def test_nbgrader_cli_runs_nbgrader_without_the_iri_parser():
+    """Is the course's nbgrader entry point nbgrader's own command line, minus the 1-2 s rfc3987_syntax import?"""
+    import nbgrader
+
+    code = ("import runpy, sys\n"
+            "try:\n"
+            "    runpy.run_module('course_utils.grading.nbgrader_cli', run_name='__main__')\n"
+            "finally:\n"
+            "    print('jsonschema' in sys.modules, sys.modules.get('rfc3987_syntax'))\n")
+    output = subprocess.run([sys.executable, "-c", code, "--version"], capture_output=True, text=True, timeout=120)
+    assert output.returncode == 0, output.stderr
+    *printed, modules = output.stdout.splitlines()
+    assert f"nbgrader version {nbgrader.__version__}" in printed
+    assert modules == "True None"  # jsonschema was imported, without the parser
 
 
 def test_default_autograde_command_leaves_settings_to_nbgrader_config():
