@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import importlib
 import json
 import os
 import shutil
@@ -126,12 +127,13 @@ def _graded_as_completed(work: Callable[[tuple[str, str]], SubmissionResult], to
     caller) cancels what has not started and stops the running nbgrader
     processes, which run in their own sessions and would not see the signal.
 
-    nbgrader's modules are imported here, before any worker starts: when a
-    worker's first import of ``nbgrader.utils`` meets the caller's first import
-    of ``nbgrader.api`` (they import each other), Python hands one thread a
-    half-initialised module and the batch fails with an ImportError.
+    The modules that grading imports lazily are imported here, before any
+    worker starts: when a worker's first import of ``nbgrader.utils`` met the
+    caller's first import of ``nbgrader.api`` (they import each other), Python
+    handed one thread a half-initialised module and the batch failed with an
+    ImportError.
     """
-    _import_nbgrader()
+    _import_before_workers()
     with _signals_interrupt(), ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = {pool.submit(work, submission): submission for submission in todo}
         try:
@@ -144,10 +146,14 @@ def _graded_as_completed(work: Callable[[tuple[str, str]], SubmissionResult], to
             raise
 
 
-def _import_nbgrader() -> None:
-    """Import every nbgrader module that the workers or the gradebook merge use (slow: ~4 s)."""
-    import nbgrader.api  # noqa: F401
-    import nbgrader.utils  # noqa: F401
+# Imported lazily (slow, and needed only when grading) by the workers (scoring,
+# the tampering check) and by the gradebook merge in the calling thread.
+LAZY_IMPORTS = ("nbgrader.api", "nbgrader.utils", "IPython.core.inputtransformer2")
+
+
+def _import_before_workers() -> None:
+    for name in LAZY_IMPORTS:
+        importlib.import_module(name)
 
 
 @contextlib.contextmanager
