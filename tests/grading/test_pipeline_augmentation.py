@@ -11,6 +11,7 @@ import nbformat
 import pytest
 
 from course_utils.grading.pipeline import GradingOptions, autograde, release
+from expected_scores import assert_graded_with
 
 ASSIGNMENT = "augmentation"
 FULL = {
@@ -89,29 +90,21 @@ def graded(make_course, make_submission, source_answers):
 def test_source_notebook_submitted_as_is_gets_full_points(graded):
     """Does the instructor's own notebook, submitted unchanged, get all 10 points?"""
     _, results = graded
-    result = results["source_as_is"]
-    assert result.status == "graded", result.detail
-    assert result.cell_scores == FULL
-    assert (result.auto_score, result.auto_max) == (10, 10)
+    assert_graded_with(results["source_as_is"], FULL)
+    assert (results["source_as_is"].auto_score, results["source_as_is"].auto_max) == (10, 10)
 
 
 def test_blank_release_gets_zero_without_error(graded):
     """Is the untouched release graded (not failed) with 0 points?"""
     _, results = graded
-    result = results["blank"]
-    assert result.status == "graded", result.detail
-    assert result.cell_scores == dict.fromkeys(FULL, 0.0)
-    assert result.auto_score == 0
+    assert_graded_with(results["blank"], dict.fromkeys(FULL, 0.0))
 
 
 @pytest.mark.parametrize("student", sorted(FAULTY))
 def test_faulty_submission_loses_exactly_the_points_of_its_fault(graded, student):
     """Does each mistake cost the points of the test cells that check it, and no others?"""
     _, results = graded
-    result = results[student]
-    assert result.status == "graded", result.detail
-    assert result.cell_scores == FAULTY[student][1]
-    assert result.auto_score == sum(FAULTY[student][1].values())
+    assert_graded_with(results[student], FAULTY[student][1])
 
 
 def test_release_test_cells_are_the_visible_part_of_the_source(graded):

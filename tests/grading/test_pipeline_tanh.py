@@ -15,6 +15,7 @@ import pytest
 
 from course_utils.grading.pipeline import (
     GradingOptions, autograde, feedback, read_grades_csv, release)
+from expected_scores import assert_graded_with
 
 ASSIGNMENT = "tanh"
 FULL = {
@@ -130,29 +131,21 @@ def test_release_holds_no_solution_and_no_hidden_test(graded):
 def test_source_notebook_submitted_as_is_gets_full_points(graded):
     """Does the instructor's own notebook, submitted unchanged, get all 10 automatic points?"""
     _, results = graded
-    result = results["source_as_is"]
-    assert result.status == "graded", result.detail
-    assert result.cell_scores == FULL
-    assert (result.auto_score, result.auto_max) == (10, 10)
+    assert_graded_with(results["source_as_is"], FULL)
+    assert (results["source_as_is"].auto_score, results["source_as_is"].auto_max) == (10, 10)
 
 
 def test_blank_release_gets_zero_without_error(graded):
     """Is the untouched release graded (not failed) with 0 points?"""
     _, results = graded
-    result = results["blank"]
-    assert result.status == "graded", result.detail
-    assert result.cell_scores == dict.fromkeys(FULL, 0.0)
-    assert result.auto_score == 0
+    assert_graded_with(results["blank"], dict.fromkeys(FULL, 0.0))
 
 
 @pytest.mark.parametrize("student", sorted(FAULTY))
 def test_faulty_submission_loses_exactly_the_points_of_its_fault(graded, student):
     """Does each broken part cost the points of the test cells that check it, and no others?"""
     _, results = graded
-    result = results[student]
-    assert result.status == "graded", result.detail
-    assert result.cell_scores == FAULTY[student][1]
-    assert result.auto_score == sum(FAULTY[student][1].values())
+    assert_graded_with(results[student], FAULTY[student][1])
 
 
 def test_infinite_loops_are_stopped_and_reported(graded):
