@@ -62,7 +62,7 @@ class NotMNISTNet(nn.Module):
         mean: float = 0.5,
         std: float = 0.5,
         *,
-        channels: Sequence[int] = (32, 32),
+        channels: Sequence[int] = (16, 32),
         hidden: int = 256,
         dropout: float = 0.2,
         num_classes: int = NUM_CLASSES,
