@@ -53,7 +53,7 @@ class NotMNISTNet(nn.Module):
     dropout, a hidden layer of ``hidden`` ReLU units, dropout, and the output
     layer. The defaults were chosen on real notMNIST letters: trained for 10
     epochs on 3,200 of them with augmentation, Adam and a one-cycle schedule
-    (lecture 07), it classifies about 94-95 % of unseen letters correctly and
+    (lecture 07), it classifies about 94 % of unseen letters correctly and
     trains in seconds per epoch on a laptop CPU.
     """
 
