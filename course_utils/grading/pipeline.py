@@ -12,7 +12,8 @@ The course root (``assignments/``) holds::
     feedback/<student>/<assignment>/*.html    what students get back              (feedback)
 
 Every nbgrader step runs as its own nbgrader process (nbgrader's command
-line, :mod:`.nbgrader_cli`) in the course root, built by :func:`nbgrader_command`. Each submission is graded by
+line, started by :mod:`.nbgrader_cli`) in the course root, built by
+:func:`nbgrader_command`. Each submission is graded by
 :func:`grade_submission` in its own nbgrader run, so one broken or hostile
 submission cannot stop the others, and the function can be handed to a pool
 of workers. :func:`autograde` writes ``grades.csv`` itself from the results,
