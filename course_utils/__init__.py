@@ -19,6 +19,7 @@ data               notMNIST: ``download_notmnist``, ``load_notmnist``, ``NotMNIS
 synthetic          ``make_synthetic_notmnist`` (generated data for tests and offline CI)
 models             ``NotMNISTNet``, ``build_notmnist_model``, ``notmnist_augmentation``, TorchScript export
 training           ``fit``, ``evaluate``, ``predict``, ``accuracy``, ``confusion_matrix``, ``most_confused``
+selfcheck          ``Verdict``, ``self_check`` (the exercises' self-checks, in ``course_utils.exercises``)
 =================  =========================================================
 """
 from __future__ import annotations
