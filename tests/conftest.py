@@ -35,3 +35,23 @@ def plot_guard(monkeypatch):
     assert dict(matplotlib.rcParams) == rc_before, "a plotting helper changed rcParams"
     for number in set(plt.get_fignums()) - figures_before:
         plt.close(number)
+
+
+@pytest.fixture
+def unix_users():
+    """Real Unix users for the test (``unix_users.add("student")``), removed afterwards even on failure.
+
+    Skips the test, with the reason, where users cannot be created (not root,
+    no useradd). See ``tests/unix_users.py``.
+    """
+    from unix_users import UnixUsers, why_not_available
+
+    reason = why_not_available()
+    if reason:
+        pytest.skip(reason)
+    users = UnixUsers()
+    try:
+        yield users
+    finally:
+        failures = users.remove_all()
+    assert not failures, "could not remove the test's users: " + "; ".join(failures)

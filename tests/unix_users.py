@@ -1,0 +1,125 @@
+"""Real, separate Unix users for tests of a class: nbgrader's exchange, JupyterHub's PAM login.
+
+The ``unix_users`` fixture (``tests/conftest.py``) hands out a :class:`UnixUsers`;
+``unix_users.add("student")`` creates ``student<random hex>`` with a home
+folder (``useradd -m``), and every user and group it created is removed at
+the end of the test (``userdel -r``), also when the test fails. Creating users
+needs root and ``useradd``/``runuser``: elsewhere the fixture skips the test
+with the reason (:func:`why_not_available`).
+
+Files the users must reach (an exchange, a course copy) cannot live under
+pytest's ``tmp_path``, which is private to the user running pytest:
+:func:`shared_folder` makes a folder under the system's temporary folder that
+every user can enter.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+TOOLS = ("useradd", "userdel", "groupadd", "groupdel", "runuser")
+
+
+def why_not_available() -> str | None:
+    """Why users cannot be created here (a one-line reason), or None if they can."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return "creating Unix users needs root (CI runs the tests as root)"
+    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
+    if missing:
+        return f"creating Unix users needs {', '.join(missing)} (Debian: apt-get install passwd util-linux)"
+    return None
+
+
+@dataclass(frozen=True)
+class UnixUser:
+    name: str
+    uid: int
+    gid: int
+    home: Path
+
+    def environment(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        """A plain login-like environment for this user (PATH kept, so the course's venv is found)."""
+        env = {"HOME": str(self.home), "USER": self.name, "LOGNAME": self.name, "SHELL": "/bin/sh",
+               "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
+        env.update(extra or {})
+        return env
+
+    def run(self, args: Sequence[str], *, cwd: str | Path | None = None, env: Mapping[str, str] | None = None,
+            check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
+        """Run ``args`` as this user (``runuser``), in ``cwd`` (default: the home folder); output captured.
+
+        ``env`` is added to :meth:`environment`. On a non-zero exit with
+        ``check`` the error names the command and shows its output.
+        """
+        command = ["runuser", "-u", self.name, "--", *args]
+        done = subprocess.run(command, cwd=cwd or self.home, env=self.environment(env), text=True,
+                              capture_output=True, timeout=timeout)
+        if check and done.returncode != 0:
+            raise AssertionError(f"as {self.name}: {' '.join(map(str, args))} exited {done.returncode}\n"
+                                 f"{done.stdout}\n{done.stderr}")
+        return done
+
+
+class UnixUsers:
+    """Creates users and groups with unique names; :meth:`remove_all` deletes them again."""
+
+    def __init__(self) -> None:
+        self.users: list[UnixUser] = []
+        self.groups: list[str] = []
+
+    def add_group(self, prefix: str = "group") -> str:
+        name = _unique(prefix)
+        subprocess.run(["groupadd", name], check=True, capture_output=True)
+        self.groups.append(name)
+        return name
+
+    def add(self, prefix: str = "user", groups: Iterable[str] = ()) -> UnixUser:
+        """A new user ``<prefix><6 hex digits>`` with a home folder, in ``groups`` (which must exist)."""
+        name = _unique(prefix)
+        command = ["useradd", "--create-home", "--shell", "/bin/sh", "--user-group"]
+        groups = list(groups)
+        if groups:
+            command += ["--groups", ",".join(groups)]
+        subprocess.run([*command, name], check=True, capture_output=True)
+        import pwd
+
+        entry = pwd.getpwnam(name)
+        user = UnixUser(name, entry.pw_uid, entry.pw_gid, Path(entry.pw_dir))
+        self.users.append(user)
+        return user
+
+    def remove_all(self) -> list[str]:
+        """Delete every user (with home folder and mail spool) and group made here; returns the failures."""
+        failures = []
+        for user in reversed(self.users):
+            done = subprocess.run(["userdel", "--remove", "--force", user.name], capture_output=True, text=True)
+            # userdel exits 12 when only the mail spool was absent: the user is gone.
+            if done.returncode not in (0, 12):
+                failures.append(f"userdel {user.name}: {done.stderr.strip()}")
+        for group in reversed(self.groups):
+            done = subprocess.run(["groupdel", group], capture_output=True, text=True)
+            if done.returncode != 0:
+                failures.append(f"groupdel {group}: {done.stderr.strip()}")
+        self.users.clear()
+        self.groups.clear()
+        return failures
+
+
+def _unique(prefix: str) -> str:
+    cleaned = "".join(c for c in prefix.lower() if c.isalnum())[:20] or "user"
+    if not cleaned[0].isalpha():
+        cleaned = "u" + cleaned
+    return f"{cleaned}{secrets.token_hex(3)}"
+
+
+def shared_folder(prefix: str = "course-test-") -> Path:
+    """A new folder in the system's temporary folder that every user may enter (mode 0755); the caller removes it."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    folder.chmod(0o755)
+    return folder
