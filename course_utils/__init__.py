@@ -13,10 +13,12 @@ device             ``get_device``
 budget             ``budget``, ``is_quick_run`` (the ``COURSE_QUICK_RUN`` switch)
 notebook           ``configure_plots`` (stable, headless-safe matplotlib)
 gradients          ``numerical_gradient`` (finite-difference gradient checks)
-plotting           ``plot_activation``, ``plot_losses``, ``show_images``, ``view_classify``
+plotting           ``plot_activation``, ``plot_losses``, ``show_images``, ``view_classify``,
+                   ``plot_softmax_temperature``, ``plot_loss_by_step``
 trajectory         ``plot_trajectory``, ``plot_trajectories``
 data               notMNIST: ``download_notmnist``, ``load_notmnist``, ``NotMNIST``, ...
 synthetic          ``make_synthetic_notmnist`` (generated data for tests and offline CI)
+toy_datasets       ``SquaresDataset`` (a ``Dataset`` that DataLoader workers can import)
 models             ``NotMNISTNet``, ``build_notmnist_model``, ``notmnist_augmentation``, TorchScript export
 training           ``fit``, ``evaluate``, ``predict``, ``accuracy``, ``confusion_matrix``, ``most_confused``
 selfcheck          ``Verdict``, ``self_check`` (the exercises' self-checks, in ``course_utils.exercises``)
@@ -39,6 +41,8 @@ _EXPORTS = {
     "plot_losses": "plotting",
     "show_images": "plotting",
     "view_classify": "plotting",
+    "plot_softmax_temperature": "plotting",
+    "plot_loss_by_step": "plotting",
     "plot_trajectory": "trajectory",
     "plot_trajectories": "trajectory",
     "download_notmnist": "data",
@@ -46,6 +50,7 @@ _EXPORTS = {
     "train_val_test_split": "data",
     "NotMNIST": "data",
     "make_synthetic_notmnist": "synthetic",
+    "SquaresDataset": "toy_datasets",
     "NotMNISTNet": "models",
     "build_notmnist_model": "models",
     "notmnist_augmentation": "models",

@@ -1,4 +1,4 @@
-"""Figures the lectures draw again and again: activations, learning curves, images.
+"""Figures the lectures draw again and again: activations, softmax, learning curves, images.
 
 Every function draws into the Axes it is given (or a new figure when none is
 given) and returns what it drew on. None calls ``plt.show()``, sets rcParams,
@@ -236,3 +236,69 @@ def view_classify(image, probs, classes: Sequence[str] | None = None, *, ax=None
     ax_bars.set_xlabel("probability")
     ax_bars.set_title(f"predicted: {classes[int(p.argmax())]} ({p.max():.2f})")
     return fig
+
+
+def plot_softmax_temperature(logits, temperatures=None, *, class_names: Sequence[str] | None = None, ax=None):
+    """How softmax(logits / T) spreads as the temperature T changes: one line per class.
+
+    ``logits``: K scores (a 1-D tensor, array or list). ``temperatures``:
+    increasing positive values for the x axis (default 200 points from 0.05
+    to 50, drawn on a log scale). Line ``k`` (``ax.lines[k]``, labelled
+    ``class_names[k]``, default ``"class k"``) is the probability of class
+    ``k`` at each temperature, so at every T the K lines sum to 1. A dotted
+    line marks the uniform probability 1/K that every class tends to as T
+    grows; as T shrinks, the largest logit's line tends to 1. Returns the Axes.
+    """
+    z = torch.as_tensor(_as_numpy(logits))
+    if z.dim() != 1 or len(z) < 2:
+        raise ValueError(f"logits must be a 1-D sequence of at least 2 scores, got shape {tuple(z.shape)}")
+    temps = np.logspace(np.log10(0.05), np.log10(50.0), 200) if temperatures is None else _as_numpy(temperatures)
+    temps = temps.reshape(-1)
+    if len(temps) < 2 or np.any(temps <= 0) or np.any(np.diff(temps) <= 0):
+        raise ValueError("temperatures must be at least 2 positive values in increasing order")
+    if class_names is None:
+        class_names = [f"class {k}" for k in range(len(z))]
+    if len(class_names) != len(z):
+        raise ValueError(f"got {len(z)} logits but {len(class_names)} class names")
+    probabilities = torch.softmax(z[None, :] / torch.as_tensor(temps)[:, None], dim=1).numpy()  # len(temps) × K
+    if ax is None:
+        _, ax = plt.subplots()
+    for k, name in enumerate(class_names):
+        ax.plot(temps, probabilities[:, k], label=str(name))
+    ax.axhline(1 / len(z), color="0.4", linestyle=":", linewidth=1, label=f"uniform 1/{len(z)}")
+    ax.set_xscale("log")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("temperature T")
+    ax.set_ylabel("softmax(z / T)")
+    ax.legend(loc="best", fontsize=8)
+    return ax
+
+
+def plot_loss_by_step(losses: Mapping[str, Sequence[float]], *, log_scale: bool = True, title: str | None = None,
+                      ax=None):
+    """Loss against step for several runs on one problem (e.g. one line per optimizer).
+
+    ``losses`` maps a run's name to its losses, the first one before any step
+    (so step 0 is the start). Each run is one line labelled with its name, in
+    dict order, at x = 0, 1, 2, ... With ``log_scale`` (default) the y axis is
+    logarithmic, which shows fast and slow convergence alike; non-positive or
+    non-finite values are then left out of that line (a diverged run ends
+    where its loss stops being finite). Returns the Axes.
+    """
+    if not losses:
+        raise ValueError("losses is empty: pass {run_name: [loss at step 0, loss at step 1, ...]}")
+    if ax is None:
+        _, ax = plt.subplots()
+    for name, values in losses.items():
+        values = _as_numpy(values).reshape(-1)
+        steps = np.arange(len(values))
+        shown = np.isfinite(values) & (values > 0) if log_scale else np.isfinite(values)
+        ax.plot(steps[shown], values[shown], label=str(name))
+    if log_scale:
+        ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    if title is not None:
+        ax.set_title(title)
+    ax.legend(loc="best", fontsize=8)
+    return ax

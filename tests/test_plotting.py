@@ -1,4 +1,5 @@
-"""plot_activation, plot_losses, show_images, view_classify: what they draw, and what they leave alone."""
+"""plot_activation, plot_losses, show_images, view_classify, plot_softmax_temperature, plot_loss_by_step:
+what they draw, and what they leave alone."""
 import os
 import subprocess
 import sys
@@ -9,7 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils import plot_activation, plot_losses, show_images, view_classify
+from course_utils import (plot_activation, plot_loss_by_step, plot_losses, plot_softmax_temperature, show_images,
+                          view_classify)
 
 pytestmark = pytest.mark.usefixtures("plot_guard")  # no plt.show(), no rcParams changes (conftest.py)
 
@@ -155,6 +157,78 @@ def test_view_classify_draws_into_a_given_pair_of_axes():
     assert axes[0].images and len(axes[1].patches) == 2
 
 
+# ---------------------------------------------------------------- plot_softmax_temperature
+
+
+def test_softmax_temperature_lines_are_the_class_probabilities_at_each_temperature():
+    logits = torch.tensor([2.0, 1.0, 0.1])
+    temperatures = np.array([0.1, 0.5, 1.0, 2.0, 10.0])
+    ax = plot_softmax_temperature(logits, temperatures, class_names=["A", "B", "C"])
+    classes = ax.lines[:3]
+    assert [line.get_label() for line in classes] == ["A", "B", "C"]
+    expected = torch.softmax(logits[None, :] / torch.tensor(temperatures)[:, None].float(), dim=1).numpy()
+    for k, line in enumerate(classes):
+        np.testing.assert_allclose(line.get_xdata(), temperatures)
+        np.testing.assert_allclose(line.get_ydata(), expected[:, k], atol=1e-6)
+    np.testing.assert_allclose(sum(line.get_ydata() for line in classes), 1.0, atol=1e-9)
+    assert ax.get_xscale() == "log"
+
+
+def test_softmax_temperature_default_range_goes_from_almost_one_hot_to_almost_uniform():
+    ax = plot_softmax_temperature([3.0, 0.0, -1.0, 0.5])
+    top = ax.lines[0].get_ydata()
+    assert top[0] > 0.99 and abs(top[-1] - 1 / 4) < 0.02
+    (uniform,) = [line for line in ax.lines if line.get_label() == "uniform 1/4"]
+    np.testing.assert_allclose(uniform.get_ydata(), 0.25)
+
+
+def test_softmax_temperature_draws_into_the_given_axes_and_leaves_the_logits_alone():
+    logits = torch.tensor([1.0, -1.0], requires_grad=True)
+    before = logits.detach().clone()
+    fig, axes = plt.subplots(1, 2)
+    figures = plt.get_fignums()
+    assert plot_softmax_temperature(logits, ax=axes[0]) is axes[0]
+    assert axes[0].lines and not axes[1].lines and plt.get_fignums() == figures
+    assert torch.equal(logits.detach(), before) and logits.grad is None
+
+
+def test_softmax_temperature_rejects_bad_inputs_with_what_was_expected():
+    with pytest.raises(ValueError, match="1-D"):
+        plot_softmax_temperature(torch.zeros(2, 3))
+    with pytest.raises(ValueError, match="positive values in increasing order"):
+        plot_softmax_temperature([1.0, 2.0], [1.0, 0.0])
+    with pytest.raises(ValueError, match="class names"):
+        plot_softmax_temperature([1.0, 2.0], class_names=["only one"])
+
+
+# ---------------------------------------------------------------- plot_loss_by_step
+
+
+def test_loss_by_step_draws_one_line_per_run_from_step_zero():
+    runs = {"GD": [4.0, 2.0, 1.0, 0.5], "Adam": torch.tensor([4.0, 1.0, 0.1])}
+    ax = plot_loss_by_step(runs, title="Rosenbrock")
+    assert [line.get_label() for line in ax.lines] == ["GD", "Adam"]
+    np.testing.assert_array_equal(ax.lines[0].get_xdata(), [0, 1, 2, 3])
+    np.testing.assert_allclose(ax.lines[1].get_ydata(), [4.0, 1.0, 0.1], rtol=1e-6)
+    assert ax.get_yscale() == "log" and ax.get_xlabel() == "step" and ax.get_title() == "Rosenbrock"
+
+
+def test_loss_by_step_leaves_out_values_a_log_axis_cannot_show():
+    ax = plot_loss_by_step({"diverged": [1.0, 10.0, float("inf"), float("nan")], "exact": [1.0, 0.0]})
+    np.testing.assert_array_equal(ax.lines[0].get_xdata(), [0, 1])
+    np.testing.assert_array_equal(ax.lines[1].get_xdata(), [0])
+    linear = plot_loss_by_step({"exact": [1.0, 0.0]}, log_scale=False)
+    assert linear.get_yscale() == "linear" and len(linear.lines[0].get_xdata()) == 2
+
+
+def test_loss_by_step_honours_ax_and_refuses_nothing_to_draw():
+    fig, axes = plt.subplots(1, 2)
+    assert plot_loss_by_step({"a": [1.0, 0.5]}, ax=axes[1]) is axes[1]
+    assert not axes[0].lines
+    with pytest.raises(ValueError, match="empty"):
+        plot_loss_by_step({})
+
+
 # ---------------------------------------------------------------- headless
 
 
@@ -163,17 +237,20 @@ def test_every_helper_renders_headless_with_agg(tmp_path):
     script = textwrap.dedent(
         f"""
         import matplotlib, torch
-        from course_utils import plot_activation, plot_losses, show_images, view_classify
+        from course_utils import (plot_activation, plot_loss_by_step, plot_losses, plot_softmax_temperature,
+                                  show_images, view_classify)
         assert matplotlib.get_backend().lower() == "agg"
         plot_activation(torch.nn.functional.gelu).figure.savefig({str(tmp_path / "a.png")!r})
         plot_losses({{"train_loss": [1, 0.5], "val_acc": [0.2, 0.4]}}).savefig({str(tmp_path / "b.png")!r})
         show_images(torch.rand(3, 1, 8, 8), [0, 1, 2]).savefig({str(tmp_path / "c.png")!r})
         view_classify(torch.rand(8, 8), torch.tensor([0.25, 0.75])).savefig({str(tmp_path / "d.png")!r})
+        plot_softmax_temperature([2.0, 1.0, 0.1]).figure.savefig({str(tmp_path / "e.png")!r})
+        plot_loss_by_step({{"GD": [1.0, 0.5, 0.2]}}).figure.savefig({str(tmp_path / "f.png")!r})
         """
     )
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "MPLBACKEND")}
     result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
-    for name in "abcd":
+    for name in "abcdef":
         assert (tmp_path / f"{name}.png").stat().st_size > 1000
