@@ -13,6 +13,10 @@ c = get_config()  # noqa: F821 (traitlets provides it when it loads this file)
 
 c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
 c.CourseDirectory.course_id = "deep-learning-course"
+# nbgrader's exchange (release, submit, collect, feedback between Unix users):
+# the one place it is configured is the environment variable COURSE_EXCHANGE
+# (course_utils/grading/exchange.py); unset, nbgrader's default folder.
+c.Exchange.root = os.environ.get("COURSE_EXCHANGE") or "/usr/local/share/nbgrader/exchange"
 
 # Autograding runs each notebook top to bottom in a fresh kernel. A cell still
 # running after this many seconds is interrupted and fails, and grading goes on

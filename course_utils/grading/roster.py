@@ -1,0 +1,101 @@
+"""The class list: ``assignments/roster.csv``, and its import into nbgrader's gradebook.
+
+Columns: ``student_id,first_name,last_name,email,lms_id``. ``student_id`` is
+the name nbgrader knows a student by: their Unix user name on the course's
+JupyterHub (the exchange's submissions carry it), and the folder name under
+``submitted/``. ``lms_id`` is the student's id in the LMS whose downloads
+``make collect ZIP=...`` imports (Canvas: the user id in the file names;
+Moodle: the participant id in the folder names).
+"""
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+ROSTER_FILE = "roster.csv"
+COLUMNS = ("student_id", "first_name", "last_name", "email", "lms_id")
+# nbgrader uses the id as a folder name and in the exchange's file names ('+' separates fields there).
+VALID_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]*$")
+
+
+class RosterError(ValueError):
+    """roster.csv cannot be used; the message names the file, the row and the fix."""
+
+
+@dataclass(frozen=True)
+class Student:
+    student_id: str
+    first_name: str = ""
+    last_name: str = ""
+    email: str = ""
+    lms_id: str = ""
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(part for part in (self.first_name, self.last_name) if part)
+
+
+def roster_path(course: Path) -> Path:
+    return Path(course) / ROSTER_FILE
+
+
+def read_roster(path: Path) -> list[Student]:
+    """The students of ``path`` in file order; a missing file is an empty class.
+
+    Raises :class:`RosterError` for a missing column, an empty, invalid or
+    repeated ``student_id``, or an ``lms_id`` given to two students.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return []
+    with open(path, newline="", encoding="utf-8-sig") as file:  # -sig: spreadsheets write a BOM
+        reader = csv.DictReader(file)
+        header = [name.strip() for name in reader.fieldnames or []]
+        missing = [column for column in COLUMNS if column not in header]
+        if missing:
+            raise RosterError(f"{path}: missing column(s) {', '.join(missing)}; the header must be "
+                              f"{','.join(COLUMNS)}")
+        reader.fieldnames = header
+        students: list[Student] = []
+        seen_ids: dict[str, int] = {}
+        seen_lms: dict[str, str] = {}
+        for line, row in enumerate(reader, start=2):
+            values = {column: (row.get(column) or "").strip() for column in COLUMNS}
+            if not any(values.values()):
+                continue
+            student_id = values["student_id"]
+            if not VALID_ID.match(student_id):
+                raise RosterError(f"{path} line {line}: student_id {student_id!r} must be a user name "
+                                  "(letters, digits, '_', '.', '-', '@'; no spaces or '+')")
+            if student_id in seen_ids:
+                raise RosterError(f"{path} line {line}: student_id {student_id!r} is already on line "
+                                  f"{seen_ids[student_id]}")
+            lms_id = values["lms_id"]
+            if lms_id and lms_id in seen_lms:
+                raise RosterError(f"{path} line {line}: lms_id {lms_id!r} is also {seen_lms[lms_id]!r}'s")
+            seen_ids[student_id] = line
+            if lms_id:
+                seen_lms[lms_id] = student_id
+            students.append(Student(**values))
+    return students
+
+
+def load_roster(course: Path) -> list[Student]:
+    return read_roster(roster_path(course))
+
+
+def import_into_gradebook(course: Path, students: list[Student]) -> int:
+    """Add or update every student in ``<course>/gradebook.db``; returns how many. Nobody is removed."""
+    if not students:
+        return 0
+    from nbgrader.api import Gradebook  # slow to import: only when needed
+
+    with Gradebook(f"sqlite:///{Path(course).resolve() / 'gradebook.db'}") as gradebook:
+        for student in students:
+            gradebook.update_or_create_student(student.student_id, first_name=student.first_name or None,
+                                               last_name=student.last_name or None,
+                                               email=student.email or None,
+                                               lms_user_id=student.lms_id or None)
+    return len(students)
