@@ -22,7 +22,7 @@ NBGRADER_SERVER_EXTENSIONS := $(addprefix nbgrader.server_extensions.,formgrader
 export PATH := $(BIN):$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install bubblewrap lab test release autograde feedback clean
+.PHONY: install bubblewrap lab test release autograde feedback clean collect export student-edition
 
 install: $(STAMP)
 
@@ -68,14 +68,30 @@ lab: install
 test: install bubblewrap
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(BIN)/python -m pytest -n 2 --dist loadscope $(PYTEST_ARGS)
 
+# A class, in order (README, "For instructors"): release -> collect -> autograde ->
+# (Formgrader) -> feedback -> export. The exchange is COURSE_EXCHANGE's folder
+# (default nbgrader's /usr/local/share/nbgrader/exchange, used when it exists).
 release: install
 	$(BIN)/python -m course_utils.grading release
+
+# make collect                      submissions from the exchange (with their timestamps)
+# make collect ZIP=submissions.zip  a Canvas or Moodle download (ASSIGNMENT=name if not recognised)
+collect: install
+	$(BIN)/python -m course_utils.grading collect $(if $(ZIP),--zip "$(ZIP)") $(if $(ASSIGNMENT),--assignment "$(ASSIGNMENT)")
 
 autograde: install $(if $(filter off OFF 0 false no,$(COURSE_SANDBOX)),,bubblewrap)
 	$(BIN)/python -m course_utils.grading autograde --jobs $(JOBS)
 
 feedback: install
 	$(BIN)/python -m course_utils.grading feedback
+
+# assignments/grades.csv and grades_wide.csv (for the LMS) from the gradebook
+export: install
+	$(BIN)/python -m course_utils.grading export
+
+# dist/student/ and dist/student.tar.gz: lectures, released homework, course_utils
+student-edition: install
+	$(BIN)/python -m course_utils.grading student-edition --out dist/student
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
