@@ -40,9 +40,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.step == "student-edition":
-        from .student_edition import build
+        from .student_edition import EditionError, build
 
-        build(Path.cwd(), args.out.resolve())
+        try:
+            build(Path.cwd(), args.out.resolve(), args.course.resolve())
+        except EditionError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
         return 0
     course = args.course.resolve()
     if not (course / "nbgrader_config.py").is_file():
