@@ -26,7 +26,11 @@ def pyproject_pins() -> dict[str, str]:
 def environment_pins() -> dict[str, str]:
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     pins = {}
-    for dependency in env["dependencies"]:
+    dependencies = list(env["dependencies"])
+    for dependency in env["dependencies"]:  # PyPI-only packages: the pip: list
+        if isinstance(dependency, dict):
+            dependencies += dependency.get("pip", [])
+    for dependency in dependencies:
         if not isinstance(dependency, str):
             continue
         match = re.fullmatch(r"([A-Za-z0-9_.-]+)\s*==\s*(\S+)", dependency)

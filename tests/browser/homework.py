@@ -1,0 +1,62 @@
+"""A homework notebook as a student fills it: the released cells, with the solutions typed in.
+
+The solutions come from the instructor's source notebook (``assignments/source``)
+with nbgrader's solution markers removed, so the tests follow the homework as
+it changes.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
+WRITTEN_ANSWER = "The derivative of tanh is 1 - tanh(x)^2, bounded by 1, so gradients never grow through it."
+
+
+def solution_sources(source_notebook: Path) -> dict[str, str]:
+    """``grade_id -> text a student would write`` for every solution cell of the source notebook."""
+    answers = {}
+    for cell in json.loads(source_notebook.read_text())["cells"]:
+        nbgrader = cell.get("metadata", {}).get("nbgrader", {})
+        if not nbgrader.get("solution"):
+            continue
+        text = "".join(cell["source"])
+        if cell["cell_type"] == "code":
+            text = "\n".join(line for line in text.splitlines() if line.strip() not in MARKERS)
+        else:
+            text = WRITTEN_ANSWER
+        answers[nbgrader["grade_id"]] = text
+    return answers
+
+
+def solution_cells(released_notebook: Path, source_notebook: Path) -> list[tuple[int, str]]:
+    """``(cell index in the released notebook, text to put there)`` for every answer cell."""
+    answers = solution_sources(source_notebook)
+    cells = json.loads(released_notebook.read_text())["cells"]
+    filled = [(index, answers[cell["metadata"]["nbgrader"]["grade_id"]])
+              for index, cell in enumerate(cells)
+              if cell.get("metadata", {}).get("nbgrader", {}).get("solution")]
+    assert filled, f"{released_notebook} has no answer cells"
+    return filled
+
+
+def graded_cells(released_notebook: Path) -> dict[str, str]:
+    """``source -> cell type`` of the released notebook's graded cells (what Validate may report):
+    the test cells and the written answers."""
+    return {"".join(cell["source"]): cell["cell_type"]
+            for cell in json.loads(released_notebook.read_text())["cells"]
+            if cell.get("metadata", {}).get("nbgrader", {}).get("grade")}
+
+
+def hidden_test_lines(source_notebook: Path) -> list[str]:
+    """Every non-blank line of the source's hidden tests: none may reach a student's page."""
+    lines, hidden = [], False
+    for cell in json.loads(source_notebook.read_text())["cells"]:
+        for line in "".join(cell["source"]).splitlines():
+            if "### BEGIN HIDDEN TESTS" in line:
+                hidden = True
+            elif "### END HIDDEN TESTS" in line:
+                hidden = False
+            elif hidden and line.strip() and not line.strip().startswith("#"):
+                lines.append(line.strip())
+    return lines
