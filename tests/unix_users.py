@@ -7,6 +7,9 @@ the end of the test (``userdel -r``), also when the test fails. Creating users
 needs root and ``useradd``/``runuser``: elsewhere the fixture skips the test
 with the reason (:func:`why_not_available`).
 
+The users run the course's Python and the repository even where these live
+in a private folder (pyenv under ``/root``): :meth:`UnixUser.run` then runs
+the command in a mount namespace that shows just those (:func:`exposing_command`).
 Files the users must reach (an exchange, a course copy) cannot live under
 pytest's ``tmp_path``, which is private to the user running pytest:
 :func:`shared_folder` makes a folder under the system's temporary folder that
@@ -16,8 +19,10 @@ from __future__ import annotations
 
 import os
 import secrets
+import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,7 +35,8 @@ def why_not_available() -> str | None:
     """Why users cannot be created here (a one-line reason), or None if they can."""
     if not hasattr(os, "geteuid") or os.geteuid() != 0:
         return "creating Unix users needs root (CI runs the tests as root)"
-    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
+    tools = (*TOOLS, "unshare", "mount") if any(_blocked_ancestor(p) for p in needed_paths()) else TOOLS
+    missing = [tool for tool in tools if shutil.which(tool) is None]
     if missing:
         return f"creating Unix users needs {', '.join(missing)} (Debian: apt-get install passwd util-linux)"
     return None
@@ -57,7 +63,7 @@ class UnixUser:
         ``env`` is added to :meth:`environment`. On a non-zero exit with
         ``check`` the error names the command and shows its output.
         """
-        command = ["runuser", "-u", self.name, "--", *args]
+        command = [*exposing_command(), "runuser", "-u", self.name, "--", *args]
         done = subprocess.run(command, cwd=cwd or self.home, env=self.environment(env), text=True,
                               capture_output=True, timeout=timeout)
         if check and done.returncode != 0:
@@ -109,6 +115,44 @@ class UnixUsers:
         self.users.clear()
         self.groups.clear()
         return failures
+
+
+def needed_paths() -> list[Path]:
+    """What every user must reach: the Python installation (venv and interpreter) and the repository."""
+    repository = Path(__file__).resolve().parents[1]
+    return sorted({Path(os.path.realpath(p)) for p in (sys.base_prefix, sys.prefix, repository)})
+
+
+def _blocked_ancestor(path: Path) -> Path | None:
+    """The highest folder above ``path`` that other users cannot enter (no o+x), if any."""
+    for ancestor in reversed(path.parents):  # from / downwards
+        if ancestor != Path("/") and not os.stat(ancestor).st_mode & 0o001:
+            return ancestor
+    return None
+
+
+def exposing_command() -> list[str]:
+    """A command prefix that makes :func:`needed_paths` reachable for the command it runs, or [].
+
+    Where the interpreter lives below a private folder (pyenv in ``/root``,
+    mode 0700), the command runs in its own mount namespace in which that
+    folder is an empty tmpfs holding only the needed paths, bound in
+    read-only. Nothing changes for the rest of the system.
+    """
+    exposures = [(path, blocked) for path in needed_paths() if (blocked := _blocked_ancestor(path))]
+    if not exposures:
+        return []
+    script = ["set -e", 'hold=$(mktemp -d)']
+    for index, (path, _) in enumerate(exposures):
+        script += [f'mkdir "$hold/{index}"', f"mount --bind {shlex.quote(str(path))} \"$hold/{index}\""]
+    for blocked in sorted({blocked for _, blocked in exposures}):
+        script.append(f"mount -t tmpfs -o mode=0755,size=1m course-test {shlex.quote(str(blocked))}")
+    for index, (path, _) in enumerate(exposures):
+        script += [f"mkdir -p {shlex.quote(str(path))}",
+                   f"mount --bind -o ro \"$hold/{index}\" {shlex.quote(str(path))}",
+                   f'umount "$hold/{index}"']
+    script += ['rm -r "$hold"', 'exec "$@"']
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", "\n".join(script), "expose"]
 
 
 def _unique(prefix: str) -> str:
