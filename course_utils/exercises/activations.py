@@ -1,0 +1,152 @@
+"""Self-checks for lecture 04 (activation functions).
+
+Each check takes the student's answer (a function, a number or a model),
+tries it on inputs of its own and says right or not yet, and why, without
+printing the expected answer.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..selfcheck import Verdict, right, self_check, wrong
+
+
+def _as_float(answer, what: str) -> float:
+    if isinstance(answer, torch.Tensor):
+        if answer.numel() != 1:
+            raise TypeError(f"{what} should be one number, got a tensor of shape {tuple(answer.shape)}")
+        answer = answer.item()
+    return float(answer)
+
+
+@self_check
+def check_collapsed_linear(collapse) -> Verdict:
+    """Your turn (section 1): ``collapse(first, second, third)`` is one ``nn.Linear`` equal to the three in a row."""
+    with torch.random.fork_rng(devices=[]):  # leave the notebook's random state as it was
+        generator = torch.Generator().manual_seed(0)
+        for sizes in ((3, 5, 4, 2), (2, 1, 6, 3)):
+            torch.manual_seed(len(sizes) + sizes[1])
+            layers = [nn.Linear(n_in, n_out) for n_in, n_out in zip(sizes, sizes[1:])]
+            snapshot = [(layer.weight.detach().clone(), layer.bias.detach().clone()) for layer in layers]
+            one = collapse(*layers)
+            for layer, (weight, bias) in zip(layers, snapshot):
+                if not (torch.equal(layer.weight, weight) and torch.equal(layer.bias, bias)):
+                    return wrong("your function changed the layers it was given; build a new nn.Linear instead.")
+            if not isinstance(one, nn.Linear):
+                return wrong(f"return an nn.Linear, not a {type(one).__name__}.")
+            if (one.in_features, one.out_features) != (sizes[0], sizes[-1]):
+                return wrong(f"three layers {sizes[0]} -> {sizes[1]} -> {sizes[2]} -> {sizes[3]} collapse into "
+                             f"nn.Linear({sizes[0]}, {sizes[-1]}); yours is nn.Linear({one.in_features}, {one.out_features}).")
+            x = torch.randn(7, sizes[0], generator=generator)
+            with torch.no_grad():
+                expected, got = nn.Sequential(*layers)(x), one(x)
+            if not torch.allclose(got, expected, atol=1e-5):
+                weight_right = torch.allclose((x - x[:1]) @ one.weight.T, expected - expected[:1], atol=1e-5)
+                part = "the bias" if weight_right else "the weight (mind the order of the products)"
+                return wrong(f"the outputs differ from the three layers in a row; {part} is off.")
+    return right("one nn.Linear does the work of three: a linear stack adds no expressive power.")
+
+
+@self_check
+def check_softmax_with_temperature(softmax_t) -> Verdict:
+    """Your turn (section 4): ``softmax_t(z, T)`` is softmax(z / T) over the last dimension, without overflow."""
+    cases = [
+        (torch.tensor([2.0, 1.0, 0.1]), 1.0),
+        (torch.tensor([2.0, 1.0, 0.1]), 2.0),
+        (torch.tensor([2.0, 1.0, 0.1]), 0.5),
+        (torch.randn(4, 5, generator=torch.Generator().manual_seed(0)), 3.0),
+        (torch.tensor([1000.0, 999.0, 998.0]), 1.0),
+        (torch.tensor([-1000.0, -999.0, -998.0]), 0.1),
+    ]
+    for z, T in cases:
+        before = z.clone()
+        p = softmax_t(z, T)
+        if not torch.equal(z, before):
+            return wrong("your function changed the logits it was given; compute on a copy (z - m, not z -= m).")
+        if not isinstance(p, torch.Tensor) or p.shape != z.shape:
+            return wrong(f"for logits of shape {tuple(z.shape)} return probabilities of the same shape.")
+        if not torch.isfinite(p).all():
+            return wrong(f"for logits {z.tolist()} and T = {T} you got nan or inf: subtract the largest logit first.")
+        if not torch.allclose(p.sum(dim=-1), torch.ones(p.shape[:-1]), atol=1e-5):
+            return wrong("the probabilities must sum to 1 along the last dimension (each row, for a batch).")
+        if not torch.allclose(p, torch.softmax(z / T, dim=-1), atol=1e-6):
+            return wrong(f"for T = {T} the probabilities are not softmax(z / T); is T used (and used as a divisor)?")
+    return right("softmax(z / T), stable for large logits, row by row for a batch.")
+
+
+@self_check
+def check_leaky_relu(leaky_relu) -> Verdict:
+    """Exercise 1: ``leaky_relu(x, slope)`` is x for x > 0 and slope·x otherwise."""
+    x = torch.linspace(-3, 3, 61)
+    for slope in (0.01, 0.2):
+        before = x.clone()
+        y = leaky_relu(x, slope)
+        if not torch.equal(x, before):
+            return wrong("your function changed its input in place; return a new tensor.")
+        if not isinstance(y, torch.Tensor) or y.shape != x.shape:
+            return wrong("return a tensor of the same shape as x.")
+        if not torch.allclose(y[x > 0], x[x > 0]):
+            return wrong("for positive inputs LeakyReLU is the identity.")
+        if not torch.allclose(y, F.leaky_relu(x, slope), atol=1e-6):
+            return wrong(f"with slope = {slope} the negative side is off: use the slope you are given.")
+    return right("matches F.leaky_relu for two slopes.")
+
+
+@self_check
+def check_stable_softplus(softplus) -> Verdict:
+    """Exercise 2: ``softplus(x) = log(1 + e^x)`` in float32 without overflow, with a usable gradient."""
+    x = torch.tensor([-1000.0, -50.0, -3.0, 0.0, 2.0, 50.0, 1000.0], requires_grad=True)
+    y = softplus(x)
+    if not isinstance(y, torch.Tensor) or y.shape != x.shape:
+        return wrong("return a tensor of the same shape as x.")
+    if not torch.isfinite(y).all():
+        bad = x[~torch.isfinite(y)].tolist()
+        return wrong(f"softplus({bad[0]:g}) is not finite: e^x overflows; rewrite log(1 + e^x) for large x.")
+    if not torch.allclose(y.detach(), F.softplus(x.detach()), rtol=1e-5, atol=1e-6):
+        return wrong("the values differ from log(1 + e^x) somewhere in [−1000, 1000].")
+    if not y.requires_grad:
+        return wrong("the result is not connected to x in the autograd graph; use torch operations only.")
+    (grad,) = torch.autograd.grad(y.sum(), x)
+    smooth = x.detach() != 0  # at exactly 0 a max(x, 0) form may pick either one-sided slope
+    if not torch.isfinite(grad).all() or not torch.allclose(grad[smooth], torch.sigmoid(x.detach())[smooth], atol=1e-5):
+        return wrong("the values are right but the gradient is not σ(x) everywhere (nan or wrong at the ends?).")
+    return right("finite for every input, equal to F.softplus, and its gradient is σ(x).")
+
+
+TEMPERATURE_LOGITS = torch.tensor([2.0, 1.0, 0.1], dtype=torch.float64)
+
+
+@self_check
+def check_temperature_for_top_probability(temperature) -> Verdict:
+    """Exercise 3: the temperature T at which softmax([2, 1, 0.1] / T) gives the top class probability 0.9."""
+    T = _as_float(temperature, "the temperature")
+    if not T > 0:
+        return wrong("a temperature is a positive number.")
+    top = torch.softmax(TEMPERATURE_LOGITS / T, dim=0)[0].item()
+    if abs(top - 0.9) > 1e-3:
+        direction = "lower" if top < 0.9 else "higher"
+        return wrong(f"at T = {T:g} the top probability is {top:.4f}; a {direction} temperature is needed.")
+    return right(f"at T = {T:g} the top probability is {top:.4f}.")
+
+
+@self_check
+def check_max_network(net) -> Verdict:
+    """Exercise 4: ``nn.Sequential(Linear(2, h), ReLU(), Linear(h, 1))`` with hand-set weights computing max(x1, x2)."""
+    if not (isinstance(net, nn.Sequential) and len(net) == 3 and isinstance(net[0], nn.Linear)
+            and isinstance(net[1], nn.ReLU) and isinstance(net[2], nn.Linear)):
+        return wrong("build nn.Sequential(nn.Linear(2, h), nn.ReLU(), nn.Linear(h, 1)): one hidden ReLU layer.")
+    if net[0].in_features != 2 or net[2].out_features != 1:
+        return wrong("the network takes 2 inputs and returns 1 output.")
+    x = torch.cat([torch.randn(500, 2, generator=torch.Generator().manual_seed(1)) * 10,
+                   torch.tensor([[0.0, 0.0], [-3.0, -5.0], [2.0, 2.0], [-1.0, 4.0]])])
+    with torch.no_grad():
+        out = net(x).reshape(-1)
+    expected = x.max(dim=1).values
+    off = (out - expected).abs()
+    if not off.max() < 1e-4:
+        i = off.argmax().item()
+        return wrong(f"for x = {x[i].tolist()} your network returns {out[i].item():.4g}, "
+                     "which is not the larger of the two.")
+    return right(f"max(x1, x2) exactly, with {net[0].out_features} hidden units.")
