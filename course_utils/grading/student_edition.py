@@ -7,11 +7,10 @@ tests or mark schemes), ``course_utils`` installable on its own
 it, and an ``nbgrader_config.py`` with the course's id and exchange for
 nbgrader's *Assignments* tab.
 
-``course_utils`` goes without the instructor's grading machinery
-(``course_utils/grading/``): of that package only the modules that the
-lectures and the released homework import (found in their code, with what
-those modules import in turn) are shipped, and none of them may import
-nbgrader. Before anything is written, every file is checked against the
+``course_utils`` goes without the instructor's grading machinery: only the
+package's top-level modules, the modules the lectures and the released
+homework import (found in their code), and what those import in turn are
+shipped (:func:`package_modules`), and none of them may import nbgrader. Before anything is written, every file is checked against the
 instructor's secrets (:func:`find_leaks`); the build fails on any.
 """
 from __future__ import annotations
@@ -26,7 +25,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 PACKAGE = "course_utils"
-INSTRUCTOR_ONLY = f"{PACKAGE}/grading"  # shipped only as far as notebooks import it
+GRADING = f"{PACKAGE}.grading"  # the instructor's machinery
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",
            "BEGIN MARK SCHEME", "END MARK SCHEME")
 FORBIDDEN_NAMES = ("gradebook.db", "source", "autograded", "submitted", "feedback", "nbgrader_config.py.bak")
@@ -86,13 +85,19 @@ def edition_files(repo: Path, course: Path, assignments: Iterable[str]) -> Itera
 
 
 def package_modules(repo: Path, notebooks: Iterable[Path]) -> list[str]:
-    """The package's files to ship: all but the grading machinery, plus the grading modules the notebooks need."""
+    """The package's files to ship: what the notebooks import, the package's top-level modules, and what they import.
+
+    Found by reading their code (``import`` statements, relative ones
+    resolved), so a module no notebook needs, like the grading machinery, is
+    left out; none of the shipped modules may import nbgrader.
+    """
     package = repo / PACKAGE
-    ship = {path.relative_to(repo).as_posix() for path in package.rglob("*.py")
-            if not _hidden(path.relative_to(repo)) and not path.relative_to(repo).as_posix().startswith(INSTRUCTOR_ONLY)}
-    wanted = {name for notebook in notebooks for name in notebook_imports(notebook)}
-    todo = [name for name in wanted if name.startswith(f"{PACKAGE}.grading")]
-    seen = set()
+    todo = [f"{PACKAGE}.{path.stem}" if path.name != "__init__.py" else PACKAGE
+            for path in sorted(package.glob("*.py"))]
+    todo += sorted(name for notebook in notebooks for name in notebook_imports(notebook)
+                   if name == PACKAGE or name.startswith(PACKAGE + "."))
+    ship: set[str] = set()
+    seen: set[str] = set()
     while todo:
         name = todo.pop()
         if name in seen:
@@ -102,16 +107,20 @@ def package_modules(repo: Path, notebooks: Iterable[Path]) -> list[str]:
         if path is None and _module_file(repo, name.rpartition(".")[0]) is not None:
             continue  # `from module import name`: a name in that module, not a submodule
         if path is None:
-            raise EditionError(f"a notebook imports {name}, which is not in {package}")
+            raise EditionError(f"{name} is imported (by a notebook or a shipped module) but not in {package}")
         relative = path.relative_to(repo).as_posix()
         ship.add(relative)
         imports = module_imports(path, name)
         if any(module.split(".")[0] == "nbgrader" for module in imports):
-            raise EditionError(f"{relative}, which the notebooks import, imports nbgrader (the instructor's "
-                               "tooling): move what the notebooks need into a module without it")
-        todo += [module for module in imports if module.startswith(f"{PACKAGE}.grading")]
+            raise EditionError(f"{relative}, which students need, imports nbgrader (the instructor's tooling): "
+                               "move what the notebooks need into a module without it")
+        todo += [module for module in imports if module == PACKAGE or module.startswith(PACKAGE + ".")]
+        if path.name == "__init__.py" and name.count(".") == 1 and name != GRADING:
+            # A subpackage students use comes whole (its modules may be loaded by name at run time);
+            # the grading machinery only as far as imported.
+            todo += [f"{name}.{module.stem}" for module in path.parent.glob("*.py") if module.name != "__init__.py"]
         parent = name.rpartition(".")[0]
-        while parent.startswith(PACKAGE + ".grading") or parent == f"{PACKAGE}.grading":
+        while parent:  # a module's packages come with it
             todo.append(parent)
             parent = parent.rpartition(".")[0]
     return sorted(ship)
@@ -174,8 +183,9 @@ def _hidden(relative: Path) -> bool:
 def secret_lines(repo: Path, course: Path) -> set[str]:
     """Lines of the source notebooks' solution, hidden-test and mark-scheme regions that are nowhere public.
 
-    A line also found outside those regions, in a lecture, or in the shipped
-    package (say ``import torch``) is no secret.
+    A line also found outside those regions or in a lecture (say
+    ``import torch``) is no secret. The shipped package is not taken as public:
+    a solution line in a check helper is a leak.
     """
     secret, public = set(), set()
     for path in sorted((course / "source").glob("*/*.ipynb")):
@@ -190,9 +200,8 @@ def secret_lines(repo: Path, course: Path) -> set[str]:
                     inside = False
                 elif stripped:
                     (secret if inside else public).add(stripped)
-    for path in [*(repo / "lectures").glob("*.ipynb"), *(repo / PACKAGE).rglob("*.py")]:
-        if not path.relative_to(repo).as_posix().startswith(INSTRUCTOR_ONLY):
-            public |= {line.strip() for line in _readable_text(path.name, path.read_bytes()).splitlines()}
+    for path in (repo / "lectures").glob("*.ipynb"):
+        public |= {line.strip() for line in _readable_text(path.name, path.read_bytes()).splitlines()}
     return {line for line in secret - public if len(line) >= MIN_SECRET_LINE}
 
 
