@@ -16,6 +16,8 @@ gradients          ``numerical_gradient`` (finite-difference gradient checks)
 plotting           ``plot_activation``, ``plot_losses``, ``show_images``, ``view_classify``,
                    ``plot_softmax_temperature``, ``plot_loss_by_step``
 trajectory         ``plot_trajectory``, ``plot_trajectories``
+tensor_pictures    ``draw_strides``, ``draw_broadcast`` (lecture 1's pictures of memory)
+graph_drawing      ``draw_grad_fn_graph``, ``draw_two_layer_pass`` (computation graphs, lectures 2-3)
 data               notMNIST: ``download_notmnist``, ``load_notmnist``, ``NotMNIST``, ...
 synthetic          ``make_synthetic_notmnist`` (generated data for tests and offline CI)
 toy_datasets       ``SquaresDataset`` (a ``Dataset`` that DataLoader workers can import)
@@ -45,6 +47,10 @@ _EXPORTS = {
     "plot_loss_by_step": "plotting",
     "plot_trajectory": "trajectory",
     "plot_trajectories": "trajectory",
+    "draw_strides": "tensor_pictures",
+    "draw_broadcast": "tensor_pictures",
+    "draw_grad_fn_graph": "graph_drawing",
+    "draw_two_layer_pass": "graph_drawing",
     "download_notmnist": "data",
     "load_notmnist": "data",
     "train_val_test_split": "data",

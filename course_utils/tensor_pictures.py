@@ -64,14 +64,14 @@ def draw_strides(t: torch.Tensor, *, ax=None, title: str | None = None):
     for i in range(rows):
         for j in range(cols):
             k = positions[i, j].item()
-            _cell(ax, j, 1.6 + 1.2 * (rows - 1 - i), f"{_format(grid[i, j])}\n@{k}",
+            _cell(ax, j, 1.6 + 1.4 * (rows - 1 - i), f"{_format(grid[i, j])}\n@{k}",
                   colors(0.2 + 0.75 * k / max(storage_size - 1, 1)))
     for k in range(storage_size):
         _cell(ax, k, 0, f"{_format(memory[k])}\n@{k}", colors(0.2 + 0.75 * k / max(storage_size - 1, 1)))
     ax.text(-0.9, 0, "memory", ha="right", va="center", fontsize=9)
-    ax.text(-0.9, 1.6 + 0.6 * (rows - 1), "tensor", ha="right", va="center", fontsize=9)
+    ax.text(-0.9, 1.6 + 0.7 * (rows - 1), "tensor", ha="right", va="center", fontsize=9)
     ax.set_xlim(-2.2, max(cols, storage_size) - 0.3)
-    ax.set_ylim(-0.8, 1.2 * rows + 1.0)
+    ax.set_ylim(-0.8, 1.4 * rows + 0.9)
     ax.set_axis_off()
     ax.set_title(title or f"shape {tuple(t.shape)}, stride {t.stride()}, offset {t.storage_offset()}", fontsize=10)
     return ax

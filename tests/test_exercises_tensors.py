@@ -15,7 +15,7 @@ def _fill_copy(x):
 
 
 RIGHT_AND_WRONG = [
-    (checks.check_result_dtypes, (torch.float16, torch.int8, torch.float16), (torch.float32, torch.int64, torch.float64)),
+    (checks.check_result_dtypes, (torch.float32, torch.uint8, torch.float16), (torch.float64, torch.uint8, torch.float16)),
     (checks.check_rows_to_probabilities, lambda M: M / M.sum(dim=1, keepdim=True), lambda M: M / M.sum(dim=1)),
     (checks.check_permuted_strides, ((6, 4, 5), (1, 30, 6)), ((6, 4, 5), (30, 6, 1))),
     (checks.check_view_or_reshape, {"view", "reshape"}, {"reshape"}),
@@ -51,13 +51,13 @@ def test_messages_do_not_give_the_answer_away():
     verdict = checks.check_permuted_strides(((6, 4, 5), (30, 6, 1)))
     assert "(1, 30, 6)" not in verdict.message
     assert "(7, 5, 2)" not in checks.check_matmul_shapes(((7, 1, 2), (4,))).message
-    message = checks.check_result_dtypes((torch.float32, torch.int64, torch.float64)).message
+    message = checks.check_result_dtypes((torch.float32, torch.uint8, torch.float64)).message
     assert "float16" not in message.split("`")[-1]   # only the expression itself names it
 
 
 def test_dtype_check_names_the_first_wrong_expression():
-    verdict = checks.check_result_dtypes((torch.float16, torch.int16, torch.float16))
-    assert "int8" in verdict.message and "1000" in verdict.message
+    verdict = checks.check_result_dtypes((torch.float32, torch.int64, torch.float16))
+    assert "uint8" in verdict.message and "True" in verdict.message
 
 
 def test_square_matrix_mistake_gets_the_keepdim_hint():

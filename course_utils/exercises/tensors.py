@@ -17,24 +17,27 @@ def _shape(value) -> tuple[int, ...]:
 # ---------------------------------------------------------------- your turn
 
 
+#: The three expressions of the dtype "your turn" in lecture 1, in order.
+DTYPE_EXPRESSIONS = (
+    "torch.tensor([1, 2], dtype=torch.int32) * 2.5",
+    "torch.tensor([True, False]) + torch.tensor([1, 2], dtype=torch.uint8)",
+    "torch.tensor([1.0, 2.0], dtype=torch.float16) * torch.tensor(3.0, dtype=torch.float64)",
+)
+
+
 @self_check
 def check_result_dtypes(answer):
-    """``answer``: the dtypes of ``(int64 tensor + float16 tensor, int8 tensor + 1000, float16 tensor * 2.5)``."""
-    expressions = ("torch.tensor([1, 2]) + torch.tensor([0.5, 0.5], dtype=torch.float16)",
-                   "torch.tensor([1, 2], dtype=torch.int8) + 1000",
-                   "torch.tensor([1.0, 2.0], dtype=torch.float16) * 2.5")
-    actual = ((torch.tensor([1, 2]) + torch.tensor([0.5, 0.5], dtype=torch.float16)).dtype,
-              (torch.tensor([1, 2], dtype=torch.int8) + 1000).dtype,
-              (torch.tensor([1.0, 2.0], dtype=torch.float16) * 2.5).dtype)
+    """``answer``: the dtypes of the three :data:`DTYPE_EXPRESSIONS`, as a tuple of torch dtypes."""
     if not isinstance(answer, (tuple, list)) or len(answer) != 3:
-        return wrong("give a tuple of three dtypes, e.g. (torch.float32, torch.int64, torch.float64).")
-    for expression, guess, dtype in zip(expressions, answer, actual):
+        return wrong("give a tuple of three dtypes, e.g. (torch.float64, torch.int64, torch.float32).")
+    for expression, guess in zip(DTYPE_EXPRESSIONS, answer):
         if not isinstance(guess, torch.dtype):
             return wrong(f"{guess!r} is not a torch dtype; write e.g. torch.float32.")
-        if guess != dtype:
-            return wrong(f"`{expression}` does not give {guess}. Category first (bool < integer < float), "
-                         "then size — and a Python number or a 0-d tensor never changes the size.")
-    return right("category decides first; only tensors with dimensions decide the size.")
+        if guess != eval(expression, {"torch": torch}).dtype:  # our own constant expressions
+            return wrong(f"`{expression}` does not give {guess}. Category first (bool < integer < floating), "
+                         "then size; a Python number or a 0-d tensor can lift the category but never decides "
+                         "the size.")
+    return right("the category decides first; only tensors with dimensions decide the size.")
 
 
 @self_check
