@@ -1,0 +1,312 @@
+"""Long-lived grading processes: nbgrader imported once, warm sandboxed kernels.
+
+``make autograde`` grades each submission in a new nbgrader process (≈2 s of
+imports) with a new kernel (≈3-4 s of imports: IPython, torch, torchvision).
+Here a batch keeps one worker process per thread of its pool
+(:class:`WarmWorkers`, ``grade`` is the batch's ``grade_one``). A worker
+(``python -m course_utils.grading.grading_worker COURSE``) grades one
+submission at a time with :func:`course_utils.grading.pipeline.grade_submission`,
+unchanged, except that the nbgrader step runs in the worker itself
+(:func:`run_autograde_in_process`: nbgrader's ``AutogradeApp``, the same
+command-line arguments, configuration and exit status) and that its
+``Execute`` preprocessor is :class:`~course_utils.grading.warm_kernels.WarmExecute`,
+whose kernels come from the worker's
+:class:`~course_utils.grading.warm_kernels.WarmKernelPool`: started ahead,
+sandboxed, one per submission. Each submission still gets its private copy of
+the gradebook (the batch's ``--CourseDirectory.db_url``), merged by the batch.
+
+With ``COURSE_SANDBOX=off`` the worker keeps nbgrader in-process but starts an
+ordinary kernel per submission (nbgrader's own ``Execute``).
+
+Protocol (one JSON object a line): the batch sends ``{"assignment",
+"student", "options"}`` on the worker's stdin; the worker answers on its
+stdout with the :class:`~course_utils.grading.pipeline.SubmissionResult` as a
+dict, or ``{"error": ...}`` if grading itself broke.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from pathlib import Path
+
+from . import pipeline, sandbox
+from .nbgrader_cli import SKIPPED_MODULES
+from .pipeline import GradingOptions, SubmissionResult
+
+NBGRADER_MODULE = "course_utils.grading.nbgrader_cli"
+BACKSTOP_SECONDS = 120.0  # after submission_seconds: the worker itself is stuck
+
+
+# -- the batch's side -----------------------------------------------------------------------
+
+
+class WarmWorkers:
+    """One grading worker process per thread that calls :meth:`grade`; close it to stop them all.
+
+    ``grade(assignment, student, options)`` has the contract of the batch's
+    ``grade_one`` (:func:`course_utils.grading.parallel.grade_batch`): it never
+    raises for a bad submission. ``options`` are those of the batch, without
+    the sandbox's (the worker sandboxes its kernels itself).
+    """
+
+    def __init__(self, course):
+        self.course = Path(course).resolve()
+        self._local = threading.local()
+        self._workers: list[_Worker] = []
+        self._lock = threading.Lock()
+
+    def grade(self, assignment: str, student: str, options: GradingOptions) -> SubmissionResult:
+        env = pipeline.nbgrader_environment(options)
+        worker = getattr(self._local, "worker", None)
+        if worker is None or not worker.usable(env):
+            if worker is not None:
+                worker.stop()
+            worker = _Worker(self.course, env)
+            self._local.worker = worker
+            with self._lock:
+                self._workers.append(worker)
+        return worker.grade(assignment, student, options)
+
+    def stop(self) -> None:
+        """Stop every worker now (their kernels die with them); the threads waiting on them return."""
+        with self._lock:
+            workers = list(self._workers)
+        for worker in workers:
+            worker.stop()
+
+    close = stop
+
+    def __enter__(self) -> WarmWorkers:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class _Worker:
+    def __init__(self, course: Path, env: dict[str, str]):
+        self.env = env
+        self.course = course
+        self.log = tempfile.TemporaryFile()  # what the worker says besides its answers: why it died
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", __name__, str(course)], cwd=course, env=env, stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=self.log, start_new_session=True, text=True)
+
+    def usable(self, env: dict[str, str]) -> bool:
+        return self.process.poll() is None and env == self.env
+
+    def grade(self, assignment: str, student: str, options: GradingOptions) -> SubmissionResult:
+        started = time.monotonic()
+        request = {"assignment": assignment, "student": student, "options": _options_to_json(options)}
+        try:
+            self.process.stdin.write(json.dumps(request) + "\n")
+            self.process.stdin.flush()
+            line = self._read_line(options.submission_seconds + BACKSTOP_SECONDS)
+        except (OSError, ValueError) as error:
+            line, why = None, f"the grading worker is gone ({error})"
+        else:
+            why = "the grading worker stopped answering" if line is None else "the grading worker died"
+        if not line:
+            self.stop()
+            return _result_without_grade(self.course, assignment, student, "failed",
+                                         f"{why}: {self.last_words()}"[:300], started)
+        answer = json.loads(line)
+        if answer.get("status") == "timeout":
+            self.stop()  # it stops after a timeout; the next submission gets a new worker
+        if "error" in answer:
+            return _result_without_grade(self.course, assignment, student, "failed", answer["error"][-300:], started)
+        return SubmissionResult(**answer)
+
+    def _read_line(self, seconds: float) -> str | None:
+        import selectors
+
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.process.stdout, selectors.EVENT_READ)
+            if not selector.select(seconds):
+                return None
+        return self.process.stdout.readline()
+
+    def last_words(self) -> str:
+        with contextlib.suppress(OSError, ValueError):
+            self.log.seek(0)
+            lines = self.log.read().decode(errors="replace").strip().splitlines()
+            return lines[-1] if lines else "no message"
+        return "no message"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout):
+            with contextlib.suppress(OSError):
+                stream.close()
+
+
+def _options_to_json(options: GradingOptions) -> dict:
+    return {"timeout": options.timeout, "kernel_name": options.kernel_name,
+            "nbgrader_args": list(options.nbgrader_args), "env": dict(options.env),
+            "submission_seconds": options.submission_seconds}
+
+
+def _result_without_grade(course: Path, assignment: str, student: str, status: str, detail: str,
+                          started: float) -> SubmissionResult:
+    auto_max, manual_max = 0.0, 0.0
+    import nbformat
+
+    for path in pipeline.source_notebooks(course, assignment):
+        auto, manual = pipeline.points(nbformat.read(path, as_version=4))
+        auto_max += sum(auto.values())
+        manual_max += manual
+    return SubmissionResult(student, assignment, status, auto_max=auto_max, manual_max=manual_max,
+                            detail=detail, seconds=time.monotonic() - started)
+
+
+def warm_autograde(course, jobs: int = 1, options: GradingOptions = GradingOptions()) -> list[SubmissionResult]:
+    """:func:`course_utils.grading.pipeline.autograde` with warm workers: same batch, same grades.csv."""
+    from .parallel import grade_batch
+
+    course = Path(course).resolve()
+    try:
+        sandbox.check_options(options)
+    except (sandbox.SandboxUnavailable, ValueError) as error:
+        raise pipeline.GradingError(str(error)) from None
+    submissions = pipeline.find_submissions(course)
+    known = set(pipeline.assignment_names(course))
+    unreleased = sorted({a for a, _ in submissions} & known - pipeline._gradebook_assignments(course))
+    if unreleased:
+        pipeline.release(course, unreleased, options)
+    with WarmWorkers(course) as workers:
+        results = grade_batch(course, submissions, workers.grade, jobs=jobs, options=options)
+    pipeline.write_grades_csv(course / "grades.csv", results)
+    return results
+
+
+# -- the worker's side ----------------------------------------------------------------------
+
+
+class _Timeout(BaseException):
+    pass
+
+
+def run_autograde_in_process(course: Path, command: list[str], options: GradingOptions = GradingOptions(),
+                             seconds: float | None = None, *, pool=None) -> subprocess.CompletedProcess:
+    """Run ``nbgrader autograde ...`` (a :func:`pipeline.nbgrader_command`) in this process.
+
+    Same arguments and configuration as the command line (``nbgrader_config.py``
+    of ``course``), same exit status (1 when nbgrader fails); the log is the
+    output. With a ``pool``, notebooks run in its warm kernels. After
+    ``seconds`` the run is stopped and :class:`pipeline.NbgraderTimeout`
+    raised. Main thread only (the time limit is an alarm signal).
+    """
+    if command[1:4] != ["-m", NBGRADER_MODULE, "autograde"]:
+        raise ValueError(f"not an nbgrader autograde command: {command[:4]}")
+    from nbgrader.apps.autogradeapp import AutogradeApp
+    from traitlets.config import Config
+
+
+    log = io.StringIO()
+    handler = logging.StreamHandler(log)
+    handler.setFormatter(logging.Formatter("[%(name)s | %(levelname)s] %(message)s"))
+    saved_path, saved_cwd = list(sys.path), os.getcwd()
+    previous_alarm = None
+    app = AutogradeApp()
+    returncode = 0
+    try:
+        os.chdir(course)
+        if seconds is not None:
+            def out_of_time(signum, frame):
+                raise _Timeout
+
+            previous_alarm = signal.signal(signal.SIGALRM, out_of_time)
+            signal.setitimer(signal.ITIMER_REAL, seconds)
+        app.initialize(command[4:])
+        app.log.handlers[:] = [handler]
+        if pool is not None:
+            app.update_config(Config({"Autograde": {"autograde_preprocessors": warm_preprocessors(
+                app.config.Autograde.autograde_preprocessors, pool)}}))
+        app.start()
+    except SystemExit as exit_:
+        returncode = exit_.code if isinstance(exit_.code, int) else 1
+    except _Timeout:
+        raise pipeline.NbgraderTimeout(f"nbgrader still running after {seconds:g} s") from None
+    except Exception:  # nbgrader's command line would die with a traceback: so does this run
+        log.write(traceback.format_exc())
+        returncode = 1
+    finally:
+        if seconds is not None:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous_alarm)
+        os.chdir(saved_cwd)
+        sys.path[:] = saved_path
+        handler.close()
+    return subprocess.CompletedProcess(command, returncode, log.getvalue(), None)
+
+
+def warm_preprocessors(preprocessors, pool) -> list:
+    """The autograde preprocessors with the one that runs the notebook (nbgrader's ``Execute`` or a
+    subclass, named or given) replaced by its warm version; an error if there is none."""
+    from traitlets.utils.importstring import import_item
+
+    from .warm_kernels import Execute, warm_execute_class
+
+    replaced, found = [], False
+    for preprocessor in preprocessors:
+        kind = import_item(preprocessor) if isinstance(preprocessor, str) else preprocessor
+        if isinstance(kind, type) and issubclass(kind, Execute):
+            replaced.append(warm_execute_class(kind, pool))
+            found = True
+        else:
+            replaced.append(preprocessor)
+    if not found:
+        raise pipeline.GradingError(f"no Execute preprocessor among Autograde.autograde_preprocessors: {preprocessors}")
+    return replaced
+
+
+def serve(course: Path) -> None:
+    """Grade the requests on stdin, one at a time, answering on stdout (see the module's docstring)."""
+    for name in SKIPPED_MODULES:
+        sys.modules.setdefault(name, None)
+    requests = sys.stdin
+    replies = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)  # stray prints must not break the replies
+    import nbgrader.apps.autogradeapp  # noqa: F401 (once, here: that is the point of a worker)
+
+    from .warm_kernels import WarmKernelPool
+
+    with contextlib.ExitStack() as stack:
+        pool = None
+        if sandbox.sandbox_enabled():
+            pool = stack.enter_context(WarmKernelPool(course / "autograded"))
+
+        def run_nbgrader(course, command, options=GradingOptions(), seconds=None):
+            return run_autograde_in_process(course, command, options, seconds, pool=pool)
+
+        pipeline.run_nbgrader = run_nbgrader  # this process is a worker: every nbgrader run is in-process
+        for line in requests:
+            request = json.loads(line)
+            try:
+                options = GradingOptions(**{**request["options"], "nbgrader_args": tuple(request["options"]["nbgrader_args"])})
+                result = pipeline.grade_submission(course, request["assignment"], request["student"], options)
+                answer = dataclasses.asdict(result)
+                answer["cell_scores"] = dict(result.cell_scores)
+            except Exception:
+                answer = {"error": traceback.format_exc()}
+            replies.write(json.dumps(answer) + "\n")
+            if answer.get("status") == "timeout":
+                return  # stopped half-way, nbgrader may be in any state: the batch starts a new worker
+
+
+if __name__ == "__main__":
+    serve(Path(sys.argv[1]).resolve())

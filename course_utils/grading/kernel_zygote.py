@@ -1,0 +1,205 @@
+"""A process that has imported what grading kernels need, and forks one kernel per sandbox.
+
+Started by :class:`course_utils.grading.warm_kernels.WarmKernelPool`, one per
+grading worker::
+
+    python -c "from course_utils.grading.kernel_zygote import serve; serve()"
+
+It imports ipykernel, torch, torchvision, course_utils and the grading checks
+(:data:`PRELOADED`, ≈3 CPU-s that every fresh kernel pays otherwise), runs no
+torch operation (forking after one that started thread pools hangs the child)
+and never runs student code. Then, for each line it reads on stdin, a JSON
+request ``{"placeholder": pid, "connection_file": ..., "cgroups": [...],
+"limits": {...}, "cwd": ...}``, it forks:
+
+* the child, still outside, moves into the cgroups of the sandbox that
+  ``placeholder`` (a process that bubblewrap started, see
+  :mod:`course_utils.grading.warm_kernels`) lives in, and joins its
+  namespaces (cgroup, ipc, uts, net, pid, mount, and last the user namespace,
+  bubblewrap's nested one that cannot make further user namespaces); it forks
+  again, so that the kernel is inside the sandbox's pid namespace (it dies with
+  it), and exits;
+* the grandchild, now inside, starts a new session, takes the sandbox's
+  resource limits, drops every capability (bounding set included) and sets
+  ``no_new_privs`` (what ``bwrap --cap-drop ALL`` gives), closes every file
+  descriptor it inherited, and becomes an IPython kernel on ``connection_file``.
+
+Each kernel thus starts from the zygote's pristine memory, in a sandbox of its
+own, and is never reused; what one kernel does cannot reach the zygote or the
+next kernel. The zygote answers each request with one JSON line: ``{"ok":
+true}`` or ``{"ok": false, "error": ...}``. It learns nothing about the
+submission a kernel will grade: requests name only sandbox paths.
+
+Linux only; must run as root (joining another user namespace needs
+CAP_SYS_ADMIN over it), like the sandbox's cgroups.
+"""
+from __future__ import annotations
+
+import ctypes
+import importlib
+import json
+import os
+import sys
+
+# What a grading kernel imports (torchvision imports torch._dynamo, which the
+# checks' dispatch mode and torch.optim need): imported once here, not per kernel.
+PRELOADED = (
+    "ipykernel.kernelapp",
+    "ipykernel.ipkernel",
+    "torch",
+    "torch._dynamo",
+    "torch.utils._python_dispatch",
+    "torchvision",
+    "course_utils",
+    "course_utils.reproducibility",
+)
+# The course's grading helpers that the kernels import, where this version of
+# the course has them (the test cells' checks, the guard around them).
+PRELOADED_IF_PRESENT = (
+    "course_utils.homework_checks",
+    "course_utils.grading.checks",
+    "course_utils.grading.kernel_guard",
+)
+
+# The order matters: the user namespace last, because bubblewrap's nested user
+# namespace does not own the others (joining it first would leave us without
+# the right to join them).
+NAMESPACES = ("cgroup", "ipc", "uts", "net", "pid", "mnt", "user")
+KERNEL_ARGS = ("--HistoryManager.hist_file=:memory:",)  # what nbgrader gives a python kernel
+
+_libc = ctypes.CDLL(None, use_errno=True)
+PR_CAPBSET_DROP = 24
+PR_SET_NO_NEW_PRIVS = 38
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"{what}: {os.strerror(error)}")
+
+
+def preload() -> list[str]:
+    """Import :data:`PRELOADED` and what there is of :data:`PRELOADED_IF_PRESENT`; return what was imported."""
+    done = []
+    for name in PRELOADED + PRELOADED_IF_PRESENT:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if name in PRELOADED or not name.startswith(error.name or "?"):
+                raise
+            continue
+        done.append(name)
+    return done
+
+
+def serve() -> None:
+    """Preload, say so, then fork a kernel for every request line until stdin closes."""
+    requests, replies = sys.stdin.buffer, os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # nothing but replies on the reply channel
+    preloaded = preload()
+    replies.write(json.dumps({"ok": True, "preloaded": preloaded}) + "\n")
+    for line in requests:
+        replies.write(json.dumps(fork_kernel(json.loads(line))) + "\n")
+
+
+def fork_kernel(request: dict) -> dict:
+    """Fork a kernel into the sandbox of ``request["placeholder"]``; wait until it is inside."""
+    status_read, status_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: outside still, as root
+        os.close(status_read)
+        try:
+            _enter_and_fork(request, status_write)
+            os.write(status_write, b"ok")
+            code = 0
+        except BaseException as error:  # noqa: B036 (anything: report it, never return into the zygote)
+            os.write(status_write, f"{type(error).__name__}: {error}".encode()[:2000])
+            code = 1
+        os._exit(code)
+    os.close(status_write)
+    with os.fdopen(status_read, "rb") as status:
+        message = status.read().decode(errors="replace")
+    os.waitpid(pid, 0)
+    return {"ok": True} if message == "ok" else {"ok": False, "error": message or "the kernel's fork died"}
+
+
+def _enter_and_fork(request: dict, status_write: int) -> None:
+    placeholder = int(request["placeholder"])
+    for procs in request.get("cgroups", []):
+        with open(procs, "w") as file:
+            file.write(str(os.getpid()))
+    namespaces = [(name, os.open(f"/proc/{placeholder}/ns/{name}", os.O_RDONLY)) for name in NAMESPACES]
+    _close_fds_except({status_write, *(fd for _, fd in namespaces)})
+    for name, fd in namespaces:
+        _check(_libc.setns(fd, 0), f"joining the sandbox's {name} namespace")
+        os.close(fd)
+    if os.fork() == 0:  # the kernel: inside the sandbox's pid namespace
+        os.close(status_write)
+        try:
+            _become_kernel(request)
+        finally:
+            os._exit(1)
+
+
+def _close_fds_except(keep: set[int]) -> None:
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd > 2 and fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def _become_kernel(request: dict) -> None:
+    os.setsid()
+    import resource
+
+    limits = request["limits"]
+    for which, value in ((resource.RLIMIT_DATA, limits["memory_bytes"]),
+                         (resource.RLIMIT_CPU, (limits["cpu_seconds"], limits["cpu_seconds"] + 5)),
+                         (resource.RLIMIT_NPROC, limits["processes"]),
+                         (resource.RLIMIT_FSIZE, limits["file_bytes"]),
+                         (resource.RLIMIT_CORE, 0)):
+        resource.setrlimit(which, value if isinstance(value, tuple) else (value, value))
+    _drop_capabilities()
+    null = os.open("/dev/null", os.O_RDWR)  # the sandbox's /dev/null: nothing of the grader's stays open
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    _close_fds_except(set())
+    cwd = request["cwd"]
+    os.chdir(cwd)
+    import tempfile
+
+    tempfile.tempdir = None  # computed anew from TMPDIR, inside
+    import ipykernel.kernelapp
+
+    sys.argv = [ipykernel.kernelapp.__file__, "-f", request["connection_file"], *KERNEL_ARGS]
+    sys.path[0] = cwd  # as `python -m ipykernel_launcher` run in cwd has it
+    app = ipykernel.kernelapp.IPKernelApp.instance()
+    app.initialize(sys.argv[1:])
+    app.start()
+
+
+def _drop_capabilities() -> None:
+    """What ``bwrap --cap-drop ALL`` does: no capability now, none to gain by exec."""
+    with open("/proc/sys/kernel/cap_last_cap") as file:
+        last = int(file.read())
+    for cap in range(last + 1):
+        _check(_libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0), f"dropping capability {cap}")
+    _check(_libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), "clearing ambient capabilities")
+    header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()
+    _check(_libc.capset(ctypes.byref(header), data), "dropping capabilities")
+    _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "setting no_new_privs")
