@@ -22,7 +22,7 @@ NBGRADER_SERVER_EXTENSIONS := $(addprefix nbgrader.server_extensions.,formgrader
 export PATH := $(BIN):$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install bubblewrap lab test release autograde feedback clean collect export student-edition
+.PHONY: install bubblewrap chromium hub lab test release autograde feedback clean collect export student-edition
 
 install: $(STAMP)
 
@@ -65,8 +65,34 @@ lab: install
 # Two pytest workers share the machine's cores, so each notebook kernel gets one
 # math thread: with two, tiny torch ops wait for a busy core (a lecture-06 cell
 # that runs in under a second alone took 23 s; the whole run: 5:50 -> 5:22).
-test: install bubblewrap
-	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(BIN)/python -m pytest -n 2 --dist loadscope $(PYTEST_ARGS)
+# The browser tests (tests/browser/: JupyterLab, Validate, the hub end to end)
+# run after the rest, on their own: next to the grading tests on two cores,
+# JupyterLab's pages time out. BROWSER_TESTS= leaves them out.
+BROWSER_TESTS ?= tests/browser
+test: install bubblewrap chromium
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(BIN)/python -m pytest -n 2 --dist loadscope --ignore=tests/browser $(PYTEST_ARGS)
+	$(if $(BROWSER_TESTS),OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(BIN)/python -m pytest -p no:xdist $(BROWSER_TESTS))
+
+# The browser tests drive Debian's chromium (Playwright's own browser download
+# is not used). As root it is installed with apt-get when missing; otherwise the
+# browser tests skip, each with a one-line reason.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing chromium (the browser tests) with apt-get"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 \
+	      || { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; } \
+	      || echo "apt-get could not install chromium: the browser tests will be skipped"; \
+	  else \
+	    echo "The browser tests need chromium ('sudo apt-get install chromium'); without it they are skipped."; \
+	  fi; }
+
+# The class on one machine (deploy/jupyterhub/; README, "Running the course for
+# a class"): as root, JupyterHub on HUB_IP:HUB_PORT (default 127.0.0.1:8000),
+# Unix users with PAM login, every server in this .venv.
+hub: install
+	$(BIN)/python deploy/jupyterhub/course_hub.py start
 
 # A class, in order (README, "For instructors"): release -> collect -> autograde ->
 # (Formgrader) -> feedback -> export. The exchange is COURSE_EXCHANGE's folder

@@ -1,0 +1,11 @@
+"""nbgrader for an instructor's server on the course's hub: the course root and its exchange.
+
+Loaded from JUPYTER_CONFIG_PATH (jupyterhub_config.py sets it per role), so
+Formgrader finds the course whatever folder the server starts in: the
+course's own assignments/nbgrader_config.py is read from COURSE_ROOT.
+"""
+import os
+
+c = get_config()  # noqa: F821 (traitlets provides it when it loads this file)
+load_subconfig(os.path.join(os.environ["COURSE_ROOT"], "assignments", "nbgrader_config.py"))  # noqa: F821
+c.Exchange.root = os.environ.get("COURSE_EXCHANGE") or "/usr/local/share/nbgrader/exchange"
