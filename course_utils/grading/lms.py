@@ -69,7 +69,7 @@ class ImportReport:
     assignment: str
     imported: dict[str, str] = field(default_factory=dict)  # student_id -> zip entry
     problems: list[tuple[str, str]] = field(default_factory=list)  # (zip entry, why not imported)
-    absent: list[str] = field(default_factory=list)  # rostered students with nothing in the zip
+    absent: list[str] = field(default_factory=list)  # rostered students without an imported notebook
     late: list[str] = field(default_factory=list)  # student_ids the LMS marks late
 
     def lines(self) -> list[str]:
@@ -79,7 +79,7 @@ class ImportReport:
             out.append(f"NOT imported ({len(self.problems)} file(s)):")
             out += [f"  {path}: {why}" for path, why in self.problems]
         if self.absent:
-            out.append(f"no submission in the zip ({len(self.absent)} rostered student(s)): {', '.join(self.absent)}")
+            out.append(f"nothing imported for {len(self.absent)} rostered student(s): {', '.join(self.absent)}")
         return out
 
 
@@ -173,7 +173,7 @@ def import_zip(course: Path, zip_path: Path, roster: list[Student], assignment: 
         log_rows.append({"student_id": "", "lms_id": "", "lms": "", "status": "not imported", "late": "",
                          "file": path, "detail": why})
     report.problems = problems
-    report.absent = [s.student_id for s in roster if s.student_id not in notebooks]
+    report.absent = [s.student_id for s in roster if s.student_id not in report.imported]
     _write_log(course, assignment, log_rows, touched=set(notebooks))
     return report
 
