@@ -39,6 +39,7 @@ import ctypes
 import importlib
 import json
 import os
+import pkgutil
 import sys
 
 # What a grading kernel imports (torchvision imports torch._dynamo, which the
@@ -54,7 +55,8 @@ PRELOADED = (
     "course_utils.reproducibility",
 )
 # The course's grading helpers that the kernels import, where this version of
-# the course has them (the test cells' checks, the guard around them).
+# the course has them (the test cells' checks, with every module of the
+# package, and the guard around them).
 PRELOADED_IF_PRESENT = (
     "course_utils.homework_checks",
     "course_utils.grading.checks",
@@ -100,6 +102,11 @@ def preload() -> list[str]:
                 raise
             continue
         done.append(name)
+        package = sys.modules[name]
+        if name in PRELOADED_IF_PRESENT and hasattr(package, "__path__"):
+            for module in pkgutil.iter_modules(package.__path__, prefix=f"{name}."):
+                importlib.import_module(module.name)
+                done.append(module.name)
     return done
 
 

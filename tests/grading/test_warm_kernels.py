@@ -1,0 +1,285 @@
+"""Warm grading: kernels started ahead, forked from a zygote that imported torch. Is each one as
+fresh and as confined as a kernel started for its submission alone?
+
+The pool is tested directly (one kernel per question), then whole batches of
+the tiny course of conftest.py go through the warm workers (as
+``grading_worker.warm_autograde`` grades them) and through today's pipeline:
+the same grades.csv, and nothing one submission does reaches the next one
+graded by the same worker. Root and bubblewrap are needed (make autograde's
+sandbox); the speed is measured by ``benchmark_autograde.py``, not here.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import textwrap
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course_utils.grading import sandbox
+from course_utils.grading.grading_worker import warm_autograde
+from course_utils.grading.pipeline import GradingOptions, autograde, read_grades_csv, release
+from course_utils.grading.warm_kernels import WarmKernelPool
+
+ASSIGNMENT = "homework"
+RIGHT = 42
+CELL_TIMEOUT = 10
+
+# What the first submission leaves behind in its kernel, and what a later one would see of it.
+LEAK = textwrap.dedent("""\
+    import builtins, sys, torch
+    torch.add = lambda *args, **kwargs: "patched by an earlier student"
+    torch.leaked_flag = True
+    builtins.leaked_answer = 1
+    sys.modules["leaked_module"] = sys
+    with open("/tmp/leaked_file", "w") as file:
+        file.write("from an earlier student")
+    """)
+SEES_LEAK = ("import builtins, os, sys, torch\n"
+             "seen = [name for name, found in [('torch.add', torch.add(torch.ones(1), 1) is not None and "
+             "not isinstance(torch.add(torch.ones(1), 1), torch.Tensor)), ('torch.leaked_flag', hasattr(torch, "
+             "'leaked_flag')), ('builtins', hasattr(builtins, 'leaked_answer')), ('sys.modules', 'leaked_module' "
+             "in sys.modules), ('/tmp', os.path.exists('/tmp/leaked_file'))] if found]\n")
+
+ANSWERS = {
+    # sorted by student: one worker (JOBS=1) grades them in this order
+    "a_leaks": LEAK + f"def answer():\n    return {RIGHT}\n",
+    "b_checks_for_leaks": SEES_LEAK + f"def answer():\n    return -1 if seen else {RIGHT}\n",
+    "c_half_right": "def answer():\n    return 7\n",
+    "d_sleeps": "import time\ntime.sleep(1000)\n",  # interrupted after CELL_TIMEOUT, then the tests fail
+    "e_kernel_dies": "import os\nos._exit(1)\n",
+    "f_right_after_death": f"def answer():\n    return {RIGHT}\n",
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _warm_kernels_can_run():
+    """A missing bwrap is a failure (make installs it); no user namespaces or no root: nothing to test."""
+    try:
+        sandbox.check_sandbox()
+    except sandbox.NoUserNamespaces as error:
+        pytest.skip(f"no user namespaces on this machine, the sandbox cannot run: {error}")
+    if os.geteuid() != 0:
+        pytest.skip("warm kernels join their sandbox's namespaces, which needs root")
+    if not sandbox.sandbox_enabled():
+        pytest.skip("COURSE_SANDBOX=off: warm kernels are sandboxed ones")
+
+
+# -- the pool, one kernel per question ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def course_folder(tmp_path_factory) -> Path:
+    """A course folder with a secret next to ``autograded/`` and one student's folder in it."""
+    course = tmp_path_factory.mktemp("warm") / "assignments"
+    (course / "source").mkdir(parents=True)
+    (course / "source" / "secret.txt").write_text("the hidden tests")
+    for student in ("alice", "bob"):
+        folder = course / "autograded" / student / ASSIGNMENT
+        folder.mkdir(parents=True)
+        (folder / "data.txt").write_text(f"{student}'s data")
+        (folder / f"{ASSIGNMENT}.ipynb").write_text("{}")  # stands for the notebook with the hidden tests
+    return course
+
+
+@pytest.fixture(scope="module")
+def pool(course_folder):
+    with WarmKernelPool(course_folder / "autograded") as pool:
+        yield pool
+
+
+def run(kernel, code: str) -> str:
+    """Run ``code`` in a pool's kernel; its printed output (or the error, as ``Name: value``)."""
+    client = kernel.manager.blocking_client()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=60)
+        said = []
+
+        def collect(message):
+            content = message["content"]
+            if message["msg_type"] == "stream":
+                said.append(content["text"])
+            elif message["msg_type"] == "error":
+                said.append(f"{content['ename']}: {content['evalue']}")
+
+        client.execute_interactive(code, output_hook=collect, timeout=60)
+        return "".join(said).strip()
+    finally:
+        client.stop_channels()
+
+
+@pytest.fixture
+def kernel_for(pool, course_folder):
+    """``kernel_for(student)``: a kernel from the pool moved into that student's folder; discarded after."""
+    taken = []
+
+    def take(student: str):
+        kernel = pool.take()
+        taken.append(kernel)
+        run(kernel, kernel.receive(course_folder / "autograded" / student / ASSIGNMENT))
+        return kernel
+
+    yield take
+    for kernel in taken:
+        kernel.discard()
+
+
+def test_kernel_works_in_its_submission_folder(kernel_for, course_folder):
+    """Does the kernel start where a fresh one would: the submission's folder, with its files, on sys.path?"""
+    kernel = kernel_for("alice")
+    folder = course_folder.resolve() / "autograded" / "alice" / ASSIGNMENT
+    assert run(kernel, "import os, sys\nprint(os.getcwd(), sys.path[0], open('data.txt').read())") == (
+        f"{folder} {folder} alice's data")
+
+
+def test_kernel_sees_nothing_outside_its_submission(kernel_for, course_folder):
+    """Can student code read the course's sources, another student's files, or its own notebook? No."""
+    kernel = kernel_for("alice")
+    autograded = course_folder.resolve() / "autograded"
+    for path in (course_folder.resolve() / "source" / "secret.txt", autograded / "bob" / ASSIGNMENT / "data.txt",
+                 autograded / "alice" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", Path.home() / ".bashrc"):
+        assert run(kernel, f"print(open({str(path)!r}).read())").startswith("FileNotFoundError"), path
+    assert run(kernel, f"import os\nprint(os.listdir({str(autograded)!r}))") == "['alice']"
+
+
+def test_kernel_has_no_privileges(kernel_for):
+    """Is the kernel an unprivileged user: no capabilities, none to gain, no way out through a new namespace?"""
+    kernel = kernel_for("alice")
+    status = run(kernel, "print(open('/proc/self/status').read())")
+    fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
+    for field in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+        assert int(fields[field], 16) == 0, field
+    assert fields["NoNewPrivs"].strip() == "1"
+    assert run(kernel, "import os\nprint(os.getuid(), os.getgid())") == f"{sandbox.SANDBOX_UID} {sandbox.SANDBOX_UID}"
+    assert run(kernel, "import ctypes\nprint(ctypes.CDLL(None).unshare(0x10000000))") == "-1"  # CLONE_NEWUSER
+
+
+def test_kernel_holds_nothing_of_the_grader_open(kernel_for):
+    """Does any file of the zygote or the grader stay open or mapped in the kernel? Only what it could open itself."""
+    kernel = kernel_for("alice")
+    targets = run(kernel, "import os\nfor fd in os.listdir('/proc/self/fd'):\n"
+                          "    try:\n        print(os.readlink(f'/proc/self/fd/{fd}'))\n"
+                          "    except OSError:\n        pass").splitlines()
+    files = [target for target in targets if target.startswith("/")]
+    assert targets and set(files) <= {"/dev/null"}, targets
+    unseen = run(kernel, "import os\nfor line in open('/proc/self/maps'):\n    path = line.split()[-1]\n"
+                         "    if path.startswith('/') and not os.path.exists(path):\n        print(path)")
+    assert unseen == "", f"the kernel has files mapped that its sandbox does not show: {unseen}"
+
+
+def test_writes_stay_in_the_kernels_copy(kernel_for, course_folder):
+    """Does a kernel's write reach the submission folder or the next kernel? Neither."""
+    first = kernel_for("alice")
+    assert run(first, "open('data.txt', 'w').write('overwritten')\nopen('new.txt', 'w').write('x')\n"
+                      "open('/tmp/note', 'w').write('x')") == ""
+    folder = course_folder / "autograded" / "alice" / ASSIGNMENT
+    assert (folder / "data.txt").read_text() == "alice's data"
+    assert not (folder / "new.txt").exists()
+    second = kernel_for("alice")
+    assert run(second, "import os\nprint(open('data.txt').read(), os.path.exists('new.txt'), "
+                       "os.path.exists('/tmp/note'))") == "alice's data False False"
+
+
+def test_state_of_one_kernel_never_reaches_the_next(kernel_for):
+    """A kernel that patches torch and builtins leaves the next one from the same pool clean.
+
+    The check would see the leak in the same kernel (the control)."""
+    first = kernel_for("alice")
+    run(first, LEAK)
+    assert run(first, SEES_LEAK + "print(seen)") == "['torch.add', 'torch.leaked_flag', 'builtins', 'sys.modules', '/tmp']"
+    second = kernel_for("alice")
+    assert run(second, SEES_LEAK + "print(seen)") == "[]"
+
+
+def test_kernel_is_used_once(pool, course_folder):
+    """Is a kernel refused a second submission, gone once discarded, and a new one given each time?"""
+    kernel = pool.take()
+    try:
+        kernel.receive(course_folder / "autograded" / "alice" / ASSIGNMENT)
+        with pytest.raises(RuntimeError, match="never reused"):
+            kernel.receive(course_folder / "autograded" / "bob" / ASSIGNMENT)
+        other = pool.take()
+        assert other is not kernel and other.folder != kernel.folder
+        other.discard()
+    finally:
+        kernel.discard()
+    assert not kernel.manager.has_kernel
+    assert not kernel.folder.exists()
+
+
+def test_kernel_only_takes_a_folder_below_autograded(pool, course_folder):
+    kernel = pool.take()
+    try:
+        with pytest.raises(sandbox.SandboxUnavailable, match="submission folder below"):
+            kernel.receive(course_folder / "source")
+    finally:
+        kernel.discard()
+
+
+def test_torch_is_imported_before_the_kernel_is_handed_out(kernel_for):
+    """Do torch, torchvision and torch._dynamo come preloaded (no seconds of imports per submission)?"""
+    kernel = kernel_for("alice")
+    assert run(kernel, "import sys\nprint(all(name in sys.modules for name in "
+                       "('torch', 'torchvision', 'torch._dynamo', 'course_utils')))") == "True"
+
+
+# -- whole batches: warm workers against today's pipeline ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def released(make_tiny_course, make_submission):
+    course = make_tiny_course(**{ASSIGNMENT: RIGHT})
+    release(course)
+    for student, answer in ANSWERS.items():
+        make_submission(course, student, ASSIGNMENT, {"answer": answer})
+    return course
+
+
+@pytest.fixture(scope="module")
+def graded(released, tmp_path_factory):
+    """The same submissions graded by one warm worker and by today's pipeline (JOBS=1 each)."""
+    runs = {}
+    for name, grade in (("warm", warm_autograde), ("pipeline", autograde)):
+        course = tmp_path_factory.mktemp(name) / "assignments"
+        shutil.copytree(released, course)
+        results = grade(course, jobs=1, options=GradingOptions(timeout=CELL_TIMEOUT))
+        runs[name] = (course, {result.student: result for result in results})
+    return runs
+
+
+def test_warm_workers_grade_as_the_pipeline_does(graded):
+    """Same grades.csv, row for row, as a fresh nbgrader run and kernel per submission give."""
+    (warm, _), (fresh, _) = graded["warm"], graded["pipeline"]
+    assert read_grades_csv(warm / "grades.csv") == read_grades_csv(fresh / "grades.csv")
+
+
+def test_a_submission_never_sees_the_one_graded_before_it(graded):
+    """b_checks_for_leaks, graded right after a_leaks by the same worker, finds nothing of it: full points."""
+    _, results = graded["warm"]
+    assert results["a_leaks"].status in ("graded", "flagged")  # it ran (the tamper check may flag the patching)
+    assert results["b_checks_for_leaks"].status == "graded"
+    assert results["b_checks_for_leaks"].auto_score == 2
+
+
+def test_timeouts_and_dead_kernels_do_not_stop_the_worker(graded):
+    """A cell timeout is interrupted, a kernel that dies fails its submission only; the next is graded."""
+    _, results = graded["warm"]
+    assert (results["c_half_right"].status, results["c_half_right"].auto_score) == ("graded", 1)
+    assert (results["d_sleeps"].status, results["d_sleeps"].auto_score) == ("graded", 0)
+    assert results["e_kernel_dies"].status == "failed"
+    assert (results["f_right_after_death"].status, results["f_right_after_death"].auto_score) == ("graded", 2)
+
+
+def test_graded_notebooks_match_the_pipelines(graded):
+    """The graded notebooks hold the same outputs and execution counts as the pipeline's."""
+    (warm, _), (fresh, _) = graded["warm"], graded["pipeline"]
+    for student in ("a_leaks", "b_checks_for_leaks", "c_half_right", "f_right_after_death"):
+        notebooks = [nbformat.read(course / "autograded" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", 4)
+                     for course in (warm, fresh)]
+        cells = [[(cell.get("execution_count"), [{k: v for k, v in output.items() if k != "traceback"}
+                                                 for output in cell.get("outputs", [])])
+                  for cell in notebook.cells] for notebook in notebooks]
+        assert cells[0] == cells[1], student
