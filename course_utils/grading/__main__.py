@@ -84,9 +84,9 @@ def _prepare_gradebook(course: Path) -> None:
     if settings.due and (course / "gradebook.db").exists():
         from datetime import timezone
 
-        from nbgrader.api import Gradebook
+        from .roster import open_gradebook
 
-        with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        with open_gradebook(course) as gradebook:
             known = {assignment.name for assignment in gradebook.assignments}
             for name, due in settings.due.items():
                 if name in known:

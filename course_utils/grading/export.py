@@ -126,7 +126,7 @@ def _grade_row(course: Path, assignment: str, student_id: str, test_cells: set[s
     folder = course / "submitted" / student_id / assignment
     record_path = course / RECORDS / assignment / f"{student_id}.json"
     record = _read_record(record_path)
-    if folder.is_dir() and _newest_mtime(folder) > (record_path.stat().st_mtime if record else 0.0):
+    if folder.is_dir() and _last_change(folder) > (record_path.stat().st_mtime if record else 0.0):
         row.status = "submitted"
         row.detail = "collected after the last autograde: run make autograde"
         return row
@@ -215,8 +215,9 @@ def _read_record(path: Path) -> dict | None:
     return data if isinstance(data, dict) and "status" in data else None
 
 
-def _newest_mtime(folder: Path) -> float:
-    return max((path.stat().st_mtime for path in folder.rglob("*") if path.is_file()), default=0.0)
+def _last_change(folder: Path) -> float:
+    """When the submission folder last changed (ctime: a copy that keeps the files' mtimes still counts)."""
+    return max((path.stat().st_ctime for path in [folder, *folder.rglob("*")]), default=0.0)
 
 
 def _submitted_students(course: Path) -> set[str]:
@@ -254,10 +255,8 @@ def _read_gradebook(course: Path) -> dict[tuple[str, str], dict]:
     database = course / "gradebook.db"
     if not database.is_file():
         return {}
-    from nbgrader.api import Gradebook  # slow to import: only when there is a gradebook
-
     found = {}
-    with Gradebook(f"sqlite:///{database}") as gradebook:
+    with roster.open_gradebook(course) as gradebook:
         for assignment in gradebook.assignments:
             for submission in assignment.submissions:
                 cells = [{"name": grade.name, "score": float(grade.score or 0.0), "auto_score": grade.auto_score,

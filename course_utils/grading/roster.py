@@ -10,7 +10,9 @@ Moodle: the participant id in the folder names).
 from __future__ import annotations
 
 import csv
+import os
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,13 +88,25 @@ def load_roster(course: Path) -> list[Student]:
     return read_roster(roster_path(course))
 
 
+def open_gradebook(course: Path):
+    """nbgrader's ``Gradebook`` of ``<course>/gradebook.db`` (created if missing), as a context manager.
+
+    Creating one runs nbgrader's ``alembic`` command: this interpreter's
+    folder is put first on PATH so that it is found however we were started.
+    """
+    from nbgrader.api import Gradebook  # slow to import: only when needed
+
+    scripts = str(Path(sys.executable).parent)
+    if scripts not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join([scripts, os.environ.get("PATH", "")])
+    return Gradebook(f"sqlite:///{Path(course).resolve() / 'gradebook.db'}")
+
+
 def import_into_gradebook(course: Path, students: list[Student]) -> int:
     """Add or update every student in ``<course>/gradebook.db``; returns how many. Nobody is removed."""
     if not students:
         return 0
-    from nbgrader.api import Gradebook  # slow to import: only when needed
-
-    with Gradebook(f"sqlite:///{Path(course).resolve() / 'gradebook.db'}") as gradebook:
+    with open_gradebook(course) as gradebook:
         for student in students:
             gradebook.update_or_create_student(student.student_id, first_name=student.first_name or None,
                                                last_name=student.last_name or None,
