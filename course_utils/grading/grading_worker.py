@@ -110,9 +110,10 @@ class _Worker:
         started = time.monotonic()
         request = {"assignment": assignment, "student": student, "options": _options_to_json(options)}
         try:
-            self.process.stdin.write(json.dumps(request) + "\n")
-            self.process.stdin.flush()
-            line = self._read_line(options.submission_seconds + BACKSTOP_SECONDS)
+            with _stopped_with_nbgrader_runs(self.process):
+                self.process.stdin.write(json.dumps(request) + "\n")
+                self.process.stdin.flush()
+                line = self._read_line(options.submission_seconds + BACKSTOP_SECONDS)
         except (OSError, ValueError) as error:
             line, why = None, f"the grading worker is gone ({error})"
         else:
@@ -154,6 +155,25 @@ class _Worker:
                 stream.close()
 
 
+@contextlib.contextmanager
+def _stopped_with_nbgrader_runs(process: subprocess.Popen):
+    """While ``process`` grades, the batch's stop (Ctrl-C, SIGTERM) stops it like an nbgrader run.
+
+    The batch stops its runs with ``stop_running_nbgrader()``, which interrupts
+    the processes it holds (the worker then closes its kernels and exits), then
+    kills them. (Through that function's private set, until the batch takes a
+    stop hook: see the report of issue 19.)
+    """
+    runs = sys.modules[pipeline.stop_running_nbgrader.__module__]
+    with runs._running_lock:
+        runs._running.add(process)
+    try:
+        yield
+    finally:
+        with runs._running_lock:
+            runs._running.discard(process)
+
+
 def _options_to_json(options: GradingOptions) -> dict:
     return {"timeout": options.timeout, "kernel_name": options.kernel_name,
             "nbgrader_args": list(options.nbgrader_args), "env": dict(options.env),
@@ -189,7 +209,7 @@ def warm_autograde(course, jobs: int = 1, options: GradingOptions = GradingOptio
         pipeline.release(course, unreleased, options)
     with WarmWorkers(course) as workers:
         results = grade_batch(course, submissions, workers.grade, jobs=jobs, options=options)
-    pipeline.write_grades_csv(course / "grades.csv", results)
+    pipeline.write_grades_csv(course / "grades.csv", results, gradebook=course / "gradebook.db")
     return results
 
 
@@ -293,7 +313,8 @@ def serve(course: Path) -> None:
         def run_nbgrader(course, command, options=GradingOptions(), seconds=None):
             return run_autograde_in_process(course, command, options, seconds, pool=pool)
 
-        pipeline.run_nbgrader = run_nbgrader  # this process is a worker: every nbgrader run is in-process
+        # This process is a worker: every nbgrader run of grade_submission is in-process.
+        sys.modules[pipeline.grade_submission.__module__].run_nbgrader = run_nbgrader
         for line in requests:
             request = json.loads(line)
             try:

@@ -207,8 +207,9 @@ class WarmKernelPool:
         for name in ("ipc", "root"):
             (folder / name).mkdir(parents=True)
         connection_file = folder / "kernel.json"
-        cgroups = (sandbox._make_cgroup(self.limits, f"{self.folder.name}-{folder.name}")
-                   if os.geteuid() == 0 else [])
+        # Named <runtime>-<suffix without dashes>: another run's clean-up then sees that its runtime
+        # folder exists and leaves it alone (sandbox._remove_stale_runtimes); ours sweeps it at close.
+        cgroups = sandbox._make_cgroup(self.limits, f"{self.folder.name}-{folder.name.replace('-', '')}")
         manager = AsyncKernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=self._specs,
                                      connection_file=str(connection_file), transport="ipc",
                                      ip=str(folder / "ipc" / "kernel"))

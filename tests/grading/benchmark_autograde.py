@@ -1,13 +1,23 @@
-"""How fast does make autograde grade, with one worker and with N? A script, not a test.
+"""How fast does the course grade, against plain nbgrader? A script, not a test.
 
-    .venv/bin/python tests/grading/benchmark_autograde.py [--submissions 40] [--jobs 2]
+    .venv/bin/python tests/grading/benchmark_autograde.py [--submissions 20] [--jobs 2] [--runs plain,pipeline1,...]
 
 Builds a throwaway copy of the course with homework 1 (tanh) released and
 ``--submissions`` submissions (three in four right, the rest with one part
-wrong), grades one copy with JOBS=1 and another with JOBS=N exactly as ``make
-autograde`` does (sandbox included, unless COURSE_SANDBOX=off), checks that
-both write the same grades.csv, and prints seconds per submission and the
-speed-up. Run it on an otherwise idle machine: other load skews the ratio.
+wrong), then grades a fresh copy of the same submissions in one run with each of:
+
+``plain``      one ``nbgrader autograde tanh`` process for all, no sandbox (what nbgrader alone does)
+``pipeline1``  the course's pipeline, JOBS=1: an nbgrader process and a fresh sandboxed kernel per submission
+``pipelineN``  the same with JOBS=N
+``warm1``      warm workers (course_utils.grading.grading_worker), JOBS=1: nbgrader in-process,
+               kernels forked from a zygote that imported torch, each in its own sandbox, started ahead
+``warmN``      the same with JOBS=N
+
+It prints seconds (and CPU seconds) per submission and each run's speed-up
+over ``plain``, and checks that the course's runs write the same grades.csv
+and give every student the points plain nbgrader gives. Ratios are only
+meaningful from one run: other load on the machine slows every run alike only
+when they run side by side.
 """
 from __future__ import annotations
 
@@ -17,6 +27,7 @@ import io
 import os
 import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -27,7 +38,9 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from course_utils.grading.pipeline import GradingOptions, autograde, release  # noqa: E402
+from course_utils.grading.grading_worker import warm_autograde  # noqa: E402
+from course_utils.grading.pipeline import (GradingOptions, autograde, nbgrader_command,  # noqa: E402
+                                           nbgrader_environment, read_grades_csv, release)
 
 ASSIGNMENT = "tanh"
 WRONG = {  # one part wrong: a realistic mix of scores and run times
@@ -63,16 +76,49 @@ def build_course(folder: Path, submissions: int) -> Path:
     return course
 
 
-def timed_autograde(course: Path, jobs: int, options: GradingOptions) -> tuple[float, float]:
+def timed_autograde(course: Path, jobs: int, options: GradingOptions, grade=autograde) -> tuple[float, float]:
     """(wall-clock seconds, CPU seconds of every process it ran) of one make-autograde run."""
     started, cpu_before = time.perf_counter(), _cpu_seconds()
     with contextlib.redirect_stdout(io.StringIO()):  # one line per submission: too much here
-        results = autograde(course, jobs=jobs, options=options)
+        results = grade(course, jobs=jobs, options=options)
     seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu_before
     ungraded = [r for r in results if r.status != "graded"]
     if ungraded:
         raise SystemExit(f"benchmark submissions failed to grade: {ungraded[:3]}")
     return seconds, cpu
+
+
+# Plain nbgrader runs the notebooks with its own Execute: the course's guard
+# (GuardedExecute and its report) works only under make autograde.
+PLAIN_CONFIG = """
+# benchmark_autograde.py: plain nbgrader, with nbgrader's own Execute preprocessor
+c.Autograde.autograde_preprocessors = [
+    "nbgrader.preprocessors.Execute" if p.rsplit(".", 1)[-1].endswith("Execute") else p
+    for p in c.Autograde.autograde_preprocessors if not p.endswith("RecordGuardReport")]
+"""
+
+
+def timed_plain_nbgrader(course: Path, options: GradingOptions) -> tuple[float, float]:
+    """The same for one plain ``nbgrader autograde`` of every submission (no sandbox, one process)."""
+    with open(course / "nbgrader_config.py", "a", encoding="utf-8") as config:
+        config.write(PLAIN_CONFIG)
+    command = nbgrader_command("autograde", ASSIGNMENT, "--force", options=options)
+    command[1:3] = ["-m", "nbgrader"]  # nbgrader's own command line, not the course's faster start
+    started, cpu_before = time.perf_counter(), _cpu_seconds()
+    done = subprocess.run(command, cwd=course, env=nbgrader_environment(options), capture_output=True, text=True)
+    seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu_before
+    if done.returncode != 0:
+        raise SystemExit(f"plain nbgrader autograde failed:\n{done.stderr[-2000:]}")
+    return seconds, cpu
+
+
+def plain_scores(course: Path) -> dict[str, float]:
+    """Each student's automatic score of the assignment, from the gradebook."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        return {submission.student_id: float(submission.code_score)
+                for submission in gradebook.find_assignment(ASSIGNMENT).submissions}
 
 
 def _cpu_seconds() -> float:
@@ -81,32 +127,59 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
+RUNS = ("plain", "pipeline1", "pipelineN", "warm1", "warmN")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--submissions", type=int, default=40)
+    parser.add_argument("--submissions", type=int, default=20)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--timeout", type=int, default=120, help="seconds per cell")
+    parser.add_argument("--runs", default=",".join(RUNS), help=f"which runs, in this order (of {', '.join(RUNS)})")
     args = parser.parse_args()
+    runs = args.runs.split(",")
+    if set(runs) - set(RUNS):
+        parser.error(f"unknown runs {sorted(set(runs) - set(RUNS))}; choose from {', '.join(RUNS)}")
     options = GradingOptions(timeout=args.timeout)
-    with tempfile.TemporaryDirectory(prefix="benchmark-autograde-") as folder:
-        base = build_course(Path(folder) / "base", args.submissions)
-        sequential = Path(folder) / "one" / "assignments"
-        parallel = Path(folder) / "many" / "assignments"
-        shutil.copytree(base, sequential)
-        shutil.copytree(base, parallel)
-        print(f"{args.submissions} submissions of {ASSIGNMENT}, {os.cpu_count()} CPUs, "
-              f"load average {os.getloadavg()[0]:.1f}, "
-              f"sandbox {'off' if os.environ.get('COURSE_SANDBOX', '').lower() in {'0', 'off', 'false', 'no'} else 'on'}",
-              flush=True)
-        (one, cpu_one), (many, cpu_many) = [timed_autograde(course, jobs, options) for course, jobs
-                                            in [(sequential, 1), (parallel, args.jobs)]]
-        same = (sequential / "grades.csv").read_bytes() == (parallel / "grades.csv").read_bytes()
     n = args.submissions
-    print(f"JOBS=1: {one:7.1f} s, {one / n:5.2f} s per submission ({cpu_one / n:.2f} CPU s per submission)")
-    print(f"JOBS={args.jobs}: {many:7.1f} s, {many / n:5.2f} s per submission ({cpu_many / n:.2f} CPU s per submission)")
-    print(f"speed-up {one / many:.2f}x; grades.csv {'identical' if same else 'DIFFERENT'}")
+    timings: dict[str, tuple[float, float]] = {}
+    grades: dict[str, dict[str, float]] = {}
+    csvs: dict[str, bytes] = {}
+    with tempfile.TemporaryDirectory(prefix="benchmark-autograde-") as folder:
+        base = build_course(Path(folder) / "base", n)
+        sandbox_on = os.environ.get("COURSE_SANDBOX", "").lower() not in {"0", "off", "false", "no"}
+        print(f"{n} submissions of {ASSIGNMENT}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, "
+              f"sandbox {'on' if sandbox_on else 'off'} (plain nbgrader: never)", flush=True)
+        for run in runs:
+            course = Path(folder) / run / "assignments"
+            shutil.copytree(base, course)
+            jobs = args.jobs if run.endswith("N") else 1
+            if run == "plain":
+                timings[run] = timed_plain_nbgrader(course, options)
+                grades[run] = plain_scores(course)
+            else:
+                grade = warm_autograde if run.startswith("warm") else autograde
+                timings[run] = timed_autograde(course, jobs, options, grade)
+                csvs[run] = (course / "grades.csv").read_bytes()
+                grades[run] = {row["student"]: float(row["auto_score"]) for row in read_grades_csv(course / "grades.csv")}
+            seconds, cpu = timings[run]
+            print(f"{_label(run, args.jobs):22s} {seconds:7.1f} s, {seconds / n:5.2f} s per submission "
+                  f"({cpu / n:.2f} CPU s per submission), load average {os.getloadavg()[0]:.1f}", flush=True)
+    if "plain" in timings:
+        for run in runs[1:] if runs[0] == "plain" else runs:
+            if run != "plain":
+                print(f"{_label(run, args.jobs)}: {timings['plain'][0] / timings[run][0]:.2f}x as fast as plain nbgrader")
+    same_csv = len(set(csvs.values())) <= 1
+    same_points = all(points == next(iter(grades.values())) for points in grades.values())
+    print(f"grades.csv of the course's runs: {'identical' if same_csv else 'DIFFERENT'}; "
+          f"points per student in every run: {'identical' if same_points else 'DIFFERENT'}")
     print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-    return 0 if same else 1
+    return 0 if same_csv and same_points else 1
+
+
+def _label(run: str, jobs: int) -> str:
+    return {"plain": "plain nbgrader", "pipeline1": "make autograde JOBS=1", "pipelineN": f"make autograde JOBS={jobs}",
+            "warm1": "warm workers JOBS=1", "warmN": f"warm workers JOBS={jobs}"}[run]
 
 
 if __name__ == "__main__":
