@@ -21,7 +21,8 @@ graph_drawing      ``draw_grad_fn_graph``, ``draw_two_layer_pass`` (computation 
 data               notMNIST: ``download_notmnist``, ``load_notmnist``, ``NotMNIST``, ...
 synthetic          ``make_synthetic_notmnist`` (generated data for tests and offline CI)
 toy_datasets       ``SquaresDataset`` (a ``Dataset`` that DataLoader workers can import)
-models             ``NotMNISTNet``, ``build_notmnist_model``, ``notmnist_augmentation``, TorchScript export
+models             ``NotMNISTNet``, ``build_notmnist_model``, ``notmnist_augmentation``, ``random_affine``,
+                   ``train_notmnist_model`` (lecture 07's recipe), ``export_model``, ``load_exported_model``
 training           ``fit``, ``evaluate``, ``predict``, ``accuracy``, ``confusion_matrix``, ``most_confused``
 selfcheck          ``Verdict``, ``self_check`` (the exercises' self-checks, in ``course_utils.exercises``)
 =================  =========================================================
@@ -60,8 +61,10 @@ _EXPORTS = {
     "NotMNISTNet": "models",
     "build_notmnist_model": "models",
     "notmnist_augmentation": "models",
-    "export_torchscript": "models",
-    "load_torchscript": "models",
+    "random_affine": "models",
+    "train_notmnist_model": "models",
+    "export_model": "models",
+    "load_exported_model": "models",
     "default_artifacts_dir": "models",
     "fit": "training",
     "evaluate": "training",

@@ -186,7 +186,7 @@ def _to_url(source: str) -> str:
 
 def _fetch(url: str, directory: Path, *, expected_size: Optional[int], sha256: Optional[str], progress: bool) -> Path:
     """Download ``url`` into a temporary file in ``directory``; return it once it verifies."""
-    from tqdm.auto import tqdm
+    from tqdm.std import tqdm  # text on stdout: a saved notebook keeps the finished bar
 
     request = urllib.request.Request(url, headers={"User-Agent": "course-utils (notMNIST download)"})
     fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{ARCHIVE_NAME}.", suffix=".part")
@@ -199,7 +199,7 @@ def _fetch(url: str, directory: Path, *, expected_size: Optional[int], sha256: O
             length = int(length) if length and length.isdigit() else None
             with tqdm(
                 total=length, unit="B", unit_scale=True, unit_divisor=1024,
-                desc=f"Downloading {ARCHIVE_NAME}", disable=not progress,
+                desc=f"Downloading {ARCHIVE_NAME}", disable=not progress, file=sys.stdout,
             ) as bar:
                 while True:
                     chunk = response.read(_CHUNK)

@@ -1,4 +1,4 @@
-"""The course's notMNIST classifier, its training augmentation, and TorchScript export.
+"""The course's notMNIST classifier, its training augmentation, its recipe, and its export.
 
 :class:`NotMNISTNet` takes exactly what :func:`course_utils.load_notmnist`
 returns (float32 ``N x 28 x 28`` in [0, 1]) and gives ``N x 10`` logits in
@@ -6,37 +6,40 @@ the order A-J. Everything between the raw pixels and the logits (adding the
 channel axis, normalising) happens inside the module, so an exported model
 needs no preprocessing code next to it.
 
-Lecture 07 trains it; the augmentation homework trains it with and without
-:func:`notmnist_augmentation`.
+Lecture 07 trains it with :func:`train_notmnist_model` (the course's final
+recipe, also run by ``scripts/cross_validate_notmnist.py``) and exports it
+with :func:`export_model` (``torch.export``, a ``.pt2`` file);
+:func:`load_exported_model` loads it back. The augmentation homework trains
+it with and without :func:`notmnist_augmentation`.
 """
 from __future__ import annotations
 
 import copy
+import math
 import os
-import warnings
+import time
 from pathlib import Path
-from typing import Sequence, Union
+from typing import Optional, Sequence, Union
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 __all__ = [
     "NotMNISTNet",
     "build_notmnist_model",
     "notmnist_augmentation",
-    "export_torchscript",
-    "load_torchscript",
+    "random_affine",
+    "train_notmnist_model",
+    "RECIPE",
+    "export_model",
+    "load_exported_model",
     "default_artifacts_dir",
 ]
 
 ARTIFACTS_DIR_ENV = "COURSE_ARTIFACTS_DIR"
 IMAGE_SIZE = 28
 NUM_CLASSES = 10
-
-# torch marks the whole TorchScript API (script, save, load) deprecated in
-# favour of torch.export. The course's contract is a TorchScript file, so the
-# two helpers below silence exactly that notice and nothing else.
-_JIT_DEPRECATION = r"`torch\.jit\.\w+` is deprecated"
 
 
 class NotMNISTNet(nn.Module):
@@ -48,13 +51,12 @@ class NotMNISTNet(nn.Module):
 
     ``mean`` and ``std`` are stored as buffers (saved with the weights, moved
     by ``.to(device)``, not trained) and applied as ``(x - mean) / std``.
-    Layout: one block of ``conv 3x3 -> BatchNorm -> ReLU -> max-pool 2`` per
-    entry of ``channels`` (two by default: 28 -> 14 -> 7 pixels), then
-    dropout, a hidden layer of ``hidden`` ReLU units, dropout, and the output
-    layer. The defaults were chosen on real notMNIST letters: trained for 10
-    epochs on 3,200 of them with augmentation, Adam and a one-cycle schedule
-    (lecture 07), it classifies about 94 % of unseen letters correctly and
-    trains in seconds per epoch on a laptop CPU.
+    Layout: one block per entry of ``channels`` (two by default: 28 -> 14 -> 7
+    pixels), each ``convs_per_block`` times ``conv 3x3 -> BatchNorm -> ReLU``
+    and then ``max-pool 2``; then dropout, a hidden layer of ``hidden`` ReLU
+    units, dropout, and the output layer. The defaults (one convolution per
+    block) are lecture 07's first CNN; its final model, :data:`RECIPE`, has
+    two convolutions per block.
     """
 
     def __init__(
@@ -63,6 +65,7 @@ class NotMNISTNet(nn.Module):
         std: float = 0.5,
         *,
         channels: Sequence[int] = (16, 32),
+        convs_per_block: int = 1,
         hidden: int = 256,
         dropout: float = 0.2,
         num_classes: int = NUM_CLASSES,
@@ -70,18 +73,21 @@ class NotMNISTNet(nn.Module):
         super().__init__()
         if not std > 0:
             raise ValueError(f"std must be positive, got {std}")
+        if convs_per_block < 1:
+            raise ValueError(f"convs_per_block must be at least 1, got {convs_per_block}")
         self.register_buffer("mean", torch.tensor(float(mean)))
         self.register_buffer("std", torch.tensor(float(std)))
         blocks = []
         in_channels = 1
         for out_channels in channels:
-            blocks += [
-                nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1),
-                nn.BatchNorm2d(out_channels),
-                nn.ReLU(),
-                nn.MaxPool2d(2),
-            ]
-            in_channels = out_channels
+            for _ in range(convs_per_block):
+                blocks += [
+                    nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1),
+                    nn.BatchNorm2d(out_channels),
+                    nn.ReLU(),
+                ]
+                in_channels = out_channels
+            blocks.append(nn.MaxPool2d(2))
         self.features = nn.Sequential(*blocks)
         side = IMAGE_SIZE // 2 ** len(channels)
         self.classifier = nn.Sequential(
@@ -156,27 +162,148 @@ def default_artifacts_dir() -> Path:
     return Path.cwd() / "artifacts"
 
 
-def export_torchscript(model: nn.Module, path: Union[str, os.PathLike]) -> Path:
-    """Save ``model`` as a TorchScript file at ``path`` (parent folders are created).
+def random_affine(
+    images: torch.Tensor,
+    degrees: float = 12.0,
+    shift: float = 0.1,
+    scale: tuple[float, float] = (0.9, 1.1),
+    generator: Optional[torch.Generator] = None,
+) -> torch.Tensor:
+    """A new random rotation, shift and zoom for *every* image of a batch, in one call.
 
-    What is saved is a copy of the model, on the CPU and in eval mode (dropout
-    off, BatchNorm using its running statistics), so the file loads on any
-    machine; ``model`` itself is left as it was. Returns the path written.
-    Load it back with :func:`load_torchscript` or ``torch.jit.load``.
+    ``images``: float ``N x 28 x 28`` or ``N x 1 x 28 x 28`` in [0, 1] (any
+    device); the result has the same shape, dtype and device, and the input is
+    not modified. Each image gets its own angle in ``[-degrees, degrees]``,
+    shift of up to ``shift`` of the width and height in each direction (0.1 is
+    up to 2.8 pixels), and zoom factor in ``scale``; bilinear resampling, and
+    black (0, the notMNIST background) fills what moves into view. Random
+    numbers come from ``generator`` (default: torch's global one, so
+    ``torch.manual_seed`` makes a run repeatable).
+
+    Unlike a torchvision transform applied to a batch, which draws one set of
+    parameters for all images, this is per image, and it costs one
+    ``grid_sample`` call per batch instead of one transform per image.
+    """
+    if images.dim() not in (3, 4):
+        raise ValueError(f"expected N x 28 x 28 or N x 1 x 28 x 28 images, got shape {tuple(images.shape)}")
+    batch = images.unsqueeze(1) if images.dim() == 3 else images
+    n, device = batch.shape[0], batch.device
+
+    def uniform(low, high):
+        return low + (high - low) * torch.rand(n, generator=generator).to(device)
+
+    angle = uniform(-math.radians(degrees), math.radians(degrees))
+    zoom = uniform(*scale)
+    # affine_grid maps each output pixel to where it is read from in the input
+    # (coordinates in [-1, 1]): rotating by -angle and shrinking by 1/zoom
+    # there rotates by angle and enlarges by zoom what we see.
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+    theta = torch.stack([
+        torch.stack([cos, -sin, uniform(-2 * shift, 2 * shift)], dim=1),
+        torch.stack([sin, cos, uniform(-2 * shift, 2 * shift)], dim=1),
+    ], dim=1).to(batch.dtype)
+    grid = F.affine_grid(theta, list(batch.shape), align_corners=False)
+    out = F.grid_sample(batch, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return out.squeeze(1) if images.dim() == 3 else out
+
+
+#: Lecture 07's final recipe, chosen on validation data (see train_notmnist_model).
+RECIPE = dict(
+    channels=(16, 32), convs_per_block=1, hidden=256, dropout=0.2,  # the network
+    degrees=12.0, shift=0.1, scale=(0.9, 1.1),  # augmentation (random_affine)
+    label_smoothing=0.1, lr=3e-3, batch_size=64, num_epochs=12,  # training
+)
+
+
+def train_notmnist_model(
+    train_images,
+    train_labels,
+    val_images=None,
+    val_labels=None,
+    *,
+    seed: int = 0,
+    device=None,
+    progress: bool = True,
+    desc: str = "final recipe",
+    **overrides,
+):
+    """Train a fresh course model with lecture 07's final recipe; return ``(model, history)``.
+
+    The recipe (:data:`RECIPE`; ``overrides`` replace any entry): the network
+    ``build_notmnist_model(train_images, channels, convs_per_block, hidden,
+    dropout)``, normalised with ``train_images``' statistics; every training
+    batch augmented by :func:`random_affine`; cross-entropy with label
+    smoothing; Adam with a one-cycle schedule peaking at ``lr``; shuffled
+    batches of ``batch_size`` for ``num_epochs`` epochs. ``seed`` fixes the
+    initial weights, the batch order and the augmentation.
+
+    With ``val_images``/``val_labels`` the model is evaluated on them after
+    every epoch (plain cross-entropy, no smoothing), as :func:`course_utils.fit`
+    does; without, ``history`` holds only the training curves, for the final
+    run on train + validation. ``history["seconds"]`` is the training time.
+    """
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from .reproducibility import seed_everything
+    from .training import fit
+
+    unknown = set(overrides) - set(RECIPE)
+    if unknown:
+        raise TypeError(f"unknown recipe setting(s) {sorted(unknown)}; valid ones are {sorted(RECIPE)}")
+    recipe = {**RECIPE, **overrides}
+    images = torch.as_tensor(train_images, dtype=torch.float32)
+    labels = torch.as_tensor(train_labels, dtype=torch.int64)
+    seed_everything(seed)
+    model = build_notmnist_model(images, **{k: recipe[k] for k in ("channels", "convs_per_block", "hidden", "dropout")})
+    train_loader = DataLoader(TensorDataset(images, labels), batch_size=recipe["batch_size"], shuffle=True,
+                              generator=torch.Generator().manual_seed(seed))
+    val_loader = None
+    if val_images is not None:
+        val_set = TensorDataset(torch.as_tensor(val_images, dtype=torch.float32),
+                                torch.as_tensor(val_labels, dtype=torch.int64))
+        val_loader = DataLoader(val_set, batch_size=1000)
+    optimizer = torch.optim.Adam(model.parameters(), lr=recipe["lr"])
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=recipe["lr"], total_steps=max(1, recipe["num_epochs"] * len(train_loader)))
+
+    def augment(batch):
+        return random_affine(batch, recipe["degrees"], recipe["shift"], recipe["scale"])
+
+    def smoothed_cross_entropy(logits, targets):
+        return F.cross_entropy(logits, targets, label_smoothing=recipe["label_smoothing"])
+
+    start = time.perf_counter()
+    history = fit(model, train_loader, val_loader, optimizer, recipe["num_epochs"], device,
+                  loss_fn=smoothed_cross_entropy, val_loss_fn=F.cross_entropy, augment=augment,
+                  scheduler=scheduler, progress=progress, desc=desc)
+    history["seconds"] = time.perf_counter() - start
+    return model, history
+
+
+def export_model(model: nn.Module, path: Union[str, os.PathLike]) -> Path:
+    """Export ``model`` with ``torch.export`` to a ``.pt2`` file at ``path`` (parent folders are created).
+
+    What is exported is a copy of the model, on the CPU and in eval mode
+    (dropout off, BatchNorm using its running statistics): the whole forward
+    pass, normalisation included, for float32 ``N x 28 x 28`` inputs in
+    [0, 1] with any batch size ``N``. ``model`` itself is left as it was.
+    Returns the path written; :func:`load_exported_model` (or
+    ``torch.export.load(path).module()``) loads it without ``course_utils``.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     frozen = copy.deepcopy(model).cpu().eval()
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=_JIT_DEPRECATION, category=FutureWarning)
-        scripted = torch.jit.script(frozen)
-        torch.jit.save(scripted, str(path))
+    example = torch.rand(2, IMAGE_SIZE, IMAGE_SIZE)
+    batch = torch.export.Dim("batch")
+    program = torch.export.export(frozen, (example,), dynamic_shapes=({0: batch},))
+    torch.export.save(program, path)
     return path
 
 
-def load_torchscript(path: Union[str, os.PathLike], map_location: Union[str, torch.device] = "cpu"):
-    """Load a TorchScript file written by :func:`export_torchscript` (in eval mode)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=_JIT_DEPRECATION, category=FutureWarning)
-        loaded = torch.jit.load(str(path), map_location=map_location)
-    return loaded.eval()
+def load_exported_model(path: Union[str, os.PathLike]) -> nn.Module:
+    """Load a file written by :func:`export_model`: a module that maps ``N x 28 x 28`` images to logits.
+
+    It is ``torch.export.load(path).module()``: a graph module that runs in
+    inference mode already (it has no ``train()`` / ``eval()`` switch) on the CPU.
+    """
+    return torch.export.load(Path(path)).module()

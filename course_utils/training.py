@@ -3,7 +3,7 @@
 Lecture 06 writes the training loop by hand; from lecture 07 on, notebooks
 call :func:`fit`, which is that same loop (forward, loss, ``zero_grad``,
 ``backward``, ``step``) plus a validation pass after every epoch and a
-progress bar. Models return logits; the loss is ``F.cross_entropy`` unless
+text progress bar. Models return logits; the loss is ``F.cross_entropy`` unless
 told otherwise.
 """
 from __future__ import annotations
@@ -97,42 +97,55 @@ def fit(
     device=None,
     *,
     loss_fn: LossFn = F.cross_entropy,
+    val_loss_fn: Optional[LossFn] = None,
+    augment: Optional[Callable[[torch.Tensor], torch.Tensor]] = None,
     scheduler=None,
     progress: bool = True,
     desc: str = "training",
 ) -> dict[str, list[float]]:
     """Train ``model`` for ``num_epochs`` passes over ``train_loader``; return its history.
 
-    Every batch: move to ``device``, forward, ``loss_fn(logits, labels)``,
-    ``optimizer.zero_grad()``, ``backward()``, ``optimizer.step()`` and, if
-    given, ``scheduler.step()`` (so pass a per-batch schedule such as
-    ``OneCycleLR``). After every epoch the model is evaluated on
-    ``val_loader`` (:func:`evaluate`).
+    Every batch: move to ``device``, ``augment(inputs)`` if given (a
+    batch-wise random transform, training batches only), forward,
+    ``loss_fn(logits, labels)``, ``optimizer.zero_grad()``, ``backward()``,
+    ``optimizer.step()`` and, if given, ``scheduler.step()`` (so pass a
+    per-batch schedule such as ``OneCycleLR``). After every epoch the model is
+    evaluated on ``val_loader`` (:func:`evaluate`, with ``val_loss_fn``,
+    default ``loss_fn``); ``val_loader=None`` skips that (training on
+    everything, with no validation left).
 
     The model is moved to ``device`` (default: where its parameters already
     are) and trained in place; it is left in eval mode. Returns a dict of
     per-epoch lists ``train_loss``, ``val_loss``, ``train_acc``, ``val_acc``
-    (ready for ``plot_losses``). The train numbers are averaged over the
-    epoch's batches as they were trained (dropout and augmentation on,
-    weights still changing), the usual and free way to track them; the
-    validation numbers come from a separate pass in eval mode.
+    (ready for ``plot_losses``; the ``val_`` lists stay empty without a
+    ``val_loader``). The train numbers are averaged over the epoch's batches
+    as they were trained (dropout and augmentation on, weights still
+    changing), the usual and free way to track them; the validation numbers
+    come from a separate pass in eval mode.
 
-    A ``tqdm.auto`` bar counts epochs (a widget in Jupyter, text elsewhere);
-    ``progress=False`` hides it.
+    A text progress bar (tqdm) on standard output counts epochs and ends
+    showing the last epoch's numbers; ``progress=False`` hides it. It is text
+    rather than a Jupyter widget so that a saved notebook shows the finished
+    bar in any viewer, not a widget's first frame.
     """
-    from tqdm.auto import tqdm
+    import sys
+
+    from tqdm.std import tqdm
 
     if num_epochs < 0:
         raise ValueError(f"num_epochs must be >= 0, got {num_epochs}")
     device = torch.device(device) if device is not None else _model_device(model)
+    val_loss_fn = loss_fn if val_loss_fn is None else val_loss_fn
     model.to(device)
     history: dict[str, list[float]] = {"train_loss": [], "val_loss": [], "train_acc": [], "val_acc": []}
-    with tqdm(range(num_epochs), desc=desc, unit="epoch", disable=not progress) as bar:
+    with tqdm(range(num_epochs), desc=desc, unit="epoch", disable=not progress, file=sys.stdout) as bar:
         for _ in bar:
             model.train()
             total_loss, correct, count = 0.0, 0, 0
             for inputs, labels in train_loader:
                 inputs, labels = inputs.to(device), labels.to(device)
+                if augment is not None:
+                    inputs = augment(inputs)
                 logits = model(inputs)
                 loss = loss_fn(logits, labels)
                 optimizer.zero_grad()
@@ -145,12 +158,15 @@ def fit(
                 count += len(labels)
             if count == 0:
                 raise ValueError("train_loader yielded no examples")
-            val_loss, val_acc = evaluate(model, val_loader, device, loss_fn)
             history["train_loss"].append(total_loss / count)
             history["train_acc"].append(correct / count)
-            history["val_loss"].append(val_loss)
-            history["val_acc"].append(val_acc)
-            bar.set_postfix(train_loss=f"{total_loss / count:.3f}", val_loss=f"{val_loss:.3f}", val_acc=f"{val_acc:.3f}")
+            shown = {"train_loss": f"{total_loss / count:.3f}"}
+            if val_loader is not None:
+                val_loss, val_acc = evaluate(model, val_loader, device, val_loss_fn)
+                history["val_loss"].append(val_loss)
+                history["val_acc"].append(val_acc)
+                shown.update(val_loss=f"{val_loss:.3f}", val_acc=f"{val_acc:.3f}")
+            bar.set_postfix(shown)
     model.eval()
     return history
 

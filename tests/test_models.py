@@ -1,4 +1,4 @@
-"""NotMNISTNet, build_notmnist_model, notmnist_augmentation, export_torchscript: the model's contract."""
+"""NotMNISTNet, build_notmnist_model, the augmentations, the recipe, export/load: the model's contract."""
 import warnings
 from pathlib import Path
 
@@ -10,10 +10,13 @@ from course_utils import (
     NotMNISTNet,
     build_notmnist_model,
     default_artifacts_dir,
-    export_torchscript,
-    load_torchscript,
+    export_model,
+    load_exported_model,
     notmnist_augmentation,
+    random_affine,
+    train_notmnist_model,
 )
+from course_utils.models import RECIPE
 
 
 @pytest.fixture
@@ -108,36 +111,164 @@ def test_augmentation_without_noise_or_motion_is_the_identity(images):
     torch.testing.assert_close(augment(images[:1]), images[:1], atol=1e-5, rtol=0)
 
 
-@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")
-def test_export_round_trip_gives_the_same_logits(tmp_path, images):
-    """Does the TorchScript file load and give the trained model's logits on raw images?"""
+def test_two_convolutions_per_block():
+    """Does convs_per_block=2 stack two conv-BatchNorm-ReLU layers before each pooling?"""
+    model = NotMNISTNet(convs_per_block=2)
+    convs = [m for m in model.features if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels) for c in convs] == [(1, 16), (16, 16), (16, 32), (32, 32)]
+    assert sum(isinstance(m, torch.nn.MaxPool2d) for m in model.features) == 2
+    assert model.eval()(torch.rand(3, 28, 28)).shape == (3, 10)
+    with pytest.raises(ValueError, match="convs_per_block"):
+        NotMNISTNet(convs_per_block=0)
+
+
+# ------------------------------------------------------------------ random_affine
+
+
+def test_random_affine_keeps_shape_dtype_range_and_input(images):
     torch.manual_seed(0)
-    model = NotMNISTNet()
-    model.train()  # export must not depend on the caller's mode ...
-    path = export_torchscript(model, tmp_path / "deep" / "notmnist_model.pt")
-    assert path.is_file()
-    assert model.training  # ... and must not change it
-    loaded = torch.jit.load(str(path))
-    assert not loaded.training
+    before = images.clone()
+    out = random_affine(images)
+    assert out.shape == images.shape and out.dtype == images.dtype
+    assert out.min() >= 0 and out.max() <= 1
+    torch.testing.assert_close(images, before)  # the input is not modified
+    assert random_affine(images.unsqueeze(1)).shape == (6, 1, 28, 28)
+
+
+def test_random_affine_draws_per_image():
+    """Does every image of a batch get its own rotation/shift (unlike a torchvision transform on a batch)?"""
+    letter = torch.zeros(1, 28, 28)
+    letter[0, 6:22, 12:16] = 1.0  # a bar: any rotation or shift changes it
+    out = random_affine(letter.expand(8, 28, 28), generator=torch.Generator().manual_seed(0))
+    assert all(not torch.allclose(out[0], out[i], atol=1e-3) for i in range(1, 8))
+
+
+def test_random_affine_without_motion_is_the_identity(images):
+    out = random_affine(images, degrees=0, shift=0, scale=(1.0, 1.0))
+    torch.testing.assert_close(out, images, atol=1e-5, rtol=0)
+
+
+def test_random_affine_is_repeatable_under_a_seed(images):
+    torch.manual_seed(5)
+    first = random_affine(images)
+    torch.manual_seed(5)
+    torch.testing.assert_close(random_affine(images), first)
+
+
+def test_random_affine_shift_moves_the_content():
+    """A pure shift by 0.1 of the width moves a dot by up to 2.8 pixels, never more."""
+    dot = torch.zeros(64, 28, 28)
+    dot[:, 14, 14] = 1.0
+    out = random_affine(dot, degrees=0, shift=0.1, scale=(1.0, 1.0), generator=torch.Generator().manual_seed(1))
+    rows = torch.arange(28.0)
+    centre_y = (out.sum(dim=2) * rows).sum(dim=1) / out.sum(dim=(1, 2))
+    centre_x = (out.sum(dim=1) * rows).sum(dim=1) / out.sum(dim=(1, 2))
+    moved = torch.maximum((centre_y - 14).abs(), (centre_x - 14).abs())
+    assert moved.max() <= 2.8 + 1e-3 and moved.max() > 1.0
+
+
+def test_random_affine_rejects_other_shapes():
+    with pytest.raises(ValueError, match="N x 28 x 28"):
+        random_affine(torch.rand(28, 28))
+
+
+# ---------------------------------------------------------------- the recipe
+
+
+def letters(n_per_class=12, seed=0):
+    """Ten trivially separable 'letters': class k is a bright square at position k."""
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.arange(10).repeat(n_per_class)
+    images = 0.1 * torch.rand(len(labels), 28, 28, generator=g)
+    for k in range(10):
+        r, c = 2 + 12 * (k // 5), 2 + 5 * (k % 5)
+        images[labels == k, r:r + 10, c:c + 4] = 1.0
+    return images, labels
+
+
+def test_recipe_trains_and_reports():
+    """Does train_notmnist_model learn easy data with its validation curve and time?"""
+    images, labels = letters()
+    model, history = train_notmnist_model(images, labels, images[:40], labels[:40], progress=False,
+                                          num_epochs=3, degrees=0, shift=0.0, scale=(1.0, 1.0), batch_size=32)
+    assert isinstance(model, NotMNISTNet) and not model.training
+    assert len(history["train_loss"]) == len(history["val_acc"]) == 3
+    assert history["val_acc"][-1] > 0.5
+    assert history["seconds"] > 0
+    assert model.mean.item() == pytest.approx(images.mean().item(), rel=1e-5)
+
+
+def test_recipe_without_validation_and_repeatable():
+    """Without validation data only the training curves are kept; the same seed gives the same model."""
+    images, labels = letters(4)
+    runs = [train_notmnist_model(images, labels, progress=False, num_epochs=1, seed=3) for _ in range(2)]
+    assert runs[0][1]["val_acc"] == [] and len(runs[0][1]["train_loss"]) == 1
+    torch.testing.assert_close(runs[0][0](images[:5]), runs[1][0](images[:5]))
+
+
+def test_recipe_rejects_unknown_settings():
+    with pytest.raises(TypeError, match="unknown recipe setting"):
+        train_notmnist_model(*letters(1), epochs=3)
+
+
+def test_recipe_is_the_documented_one():
+    assert set(RECIPE) >= {"convs_per_block", "label_smoothing", "degrees", "shift", "scale", "lr", "num_epochs"}
+    assert 0 < RECIPE["label_smoothing"] < 0.5 and RECIPE["scale"][0] < 1 < RECIPE["scale"][1]
+
+
+# ------------------------------------------------------------------ torch.export
+
+
+@pytest.fixture
+def trained_like_model():
+    """A model with non-trivial BatchNorm statistics, in training mode (as fit leaves it before eval)."""
+    torch.manual_seed(0)
+    model = NotMNISTNet(mean=0.4, std=0.45, convs_per_block=2)
+    with torch.no_grad():
+        model.train()(torch.rand(16, 28, 28))  # moves BatchNorm's running statistics
+    return model
+
+
+def test_export_round_trip_gives_the_same_logits(tmp_path, images, trained_like_model):
+    """Does the .pt2 file load with torch.export.load and give the eval-mode model's logits?"""
+    model = trained_like_model
+    path = export_model(model, tmp_path / "deep" / "notmnist_model.pt2")
+    assert path.is_file() and path.suffix == ".pt2"
+    assert model.training  # export must not change the caller's mode
+    loaded = torch.export.load(path).module()
     torch.testing.assert_close(loaded(images), model.eval()(images))
-    torch.testing.assert_close(loaded(images.unsqueeze(1)), model(images))
+    torch.testing.assert_close(load_exported_model(path)(images), model(images))
+
+
+@pytest.mark.parametrize("batch", [1, 2, 5, 257])
+def test_exported_model_takes_any_batch_size(tmp_path, images, batch):
+    model = NotMNISTNet().eval()
+    loaded = load_exported_model(export_model(model, tmp_path / "m.pt2"))
+    x = torch.rand(batch, 28, 28, generator=torch.Generator().manual_seed(batch))
+    torch.testing.assert_close(loaded(x), model(x))
 
 
 def test_export_and_load_do_not_warn(tmp_path, images):
-    """Are torch's TorchScript deprecation notices kept out of the notebooks' stderr?"""
+    """No deprecation notice (or any other warning) from exporting and loading."""
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        path = export_torchscript(NotMNISTNet(), tmp_path / "m.pt")
-        loaded = load_torchscript(path)
+        loaded = load_exported_model(export_model(NotMNISTNet(), tmp_path / "m.pt2"))
     assert loaded(images).shape == (6, 10)
 
 
-def test_export_does_not_touch_the_callers_model(tmp_path):
-    model = NotMNISTNet()
+def test_export_does_not_touch_the_callers_model(tmp_path, trained_like_model):
+    model = trained_like_model
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    export_torchscript(model, tmp_path / "m.pt")
+    export_model(model, tmp_path / "m.pt2")
     after = model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_no_torchscript_left():
+    """TorchScript (deprecated by torch) is gone from the package's surface."""
+    import course_utils
+
+    assert not any("torchscript" in name for name in course_utils.__all__)
 
 
 def test_artifacts_dir_follows_the_environment(monkeypatch, tmp_path):

@@ -132,12 +132,15 @@ def test_fit_with_zero_epochs_changes_nothing():
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
 
 
-def test_fit_shows_a_progress_bar_on_stderr_outside_jupyter(capsys):
+def test_fit_shows_a_finished_text_progress_bar_on_stdout(capsys):
+    """Is the bar text on stdout (so a saved notebook keeps its last frame), ending at 100 % with the numbers?"""
     model = nn.Linear(2, 2)
     train, val = loaders()
-    fit(model, train, val, torch.optim.SGD(model.parameters(), lr=0.1), num_epochs=1, desc="blobs")
-    err = capsys.readouterr().err
-    assert "blobs" in err and "1/1" in err and "val_acc" in err
+    fit(model, train, val, torch.optim.SGD(model.parameters(), lr=0.1), num_epochs=2, desc="blobs")
+    captured = capsys.readouterr()
+    last_frame = captured.out.rstrip("\n").split("\r")[-1]
+    assert captured.err == ""
+    assert "blobs" in last_frame and "100%" in last_frame and "2/2" in last_frame and "val_acc" in last_frame
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -190,3 +193,44 @@ def test_most_confused_skips_zero_counts():
 def test_most_confused_checks_the_class_names():
     with pytest.raises(ValueError, match="3 x 3"):
         most_confused(torch.zeros(2, 2), ["A", "B", "C"])
+
+
+def test_fit_augments_training_batches_only():
+    """Is augment applied to every training batch, and never to the validation data?"""
+    torch.manual_seed(0)
+    model = nn.Linear(2, 2)
+    train, val = loaders(batch_size=50)
+    seen = []
+
+    def augment(inputs):
+        seen.append(inputs.shape[0])
+        return inputs + 0.0
+
+    history = fit(model, train, val, torch.optim.SGD(model.parameters(), lr=0.1), num_epochs=2,
+                  augment=augment, progress=False)
+    assert seen == [50, 50, 50] * 2
+    assert (history["val_loss"][-1], history["val_acc"][-1]) == evaluate(model, val)
+
+
+def test_fit_without_validation_keeps_only_training_curves():
+    torch.manual_seed(0)
+    model = nn.Linear(2, 2)
+    train, _ = loaders()
+    history = fit(model, train, None, torch.optim.Adam(model.parameters(), lr=0.05), num_epochs=3, progress=False)
+    assert len(history["train_loss"]) == 3 and history["val_loss"] == history["val_acc"] == []
+    assert not model.training
+
+
+def test_fit_can_validate_with_another_loss():
+    """With label smoothing in training, can validation report the plain cross-entropy?"""
+    torch.manual_seed(0)
+    model = nn.Linear(2, 2)
+    train, val = loaders()
+
+    def smoothed(logits, labels):
+        return F.cross_entropy(logits, labels, label_smoothing=0.2)
+
+    history = fit(model, train, val, torch.optim.SGD(model.parameters(), lr=0.1), num_epochs=1,
+                  loss_fn=smoothed, val_loss_fn=F.cross_entropy, progress=False)
+    assert history["val_loss"][-1] == pytest.approx(evaluate(model, val)[0])
+    assert history["val_loss"][-1] != pytest.approx(evaluate(model, val, loss_fn=smoothed)[0])
