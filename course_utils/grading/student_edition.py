@@ -36,18 +36,19 @@ class EditionError(RuntimeError):
     """The student edition cannot be built, or would leak; the message says what and where."""
 
 
-def build(repo: Path, out: Path, course: Path | None = None) -> Path:
+def build(repo: Path, out: Path, course: Path | None = None, release_first: bool = True) -> Path:
     """Write the student edition of ``repo`` to ``out`` (replaced) and ``<out>.tar.gz``; return ``out``.
 
     The homework is released first (``nbgrader generate_assignment`` into
-    ``<course>/release/``), so the edition always matches ``source/``.
+    ``<course>/release/``), so the edition always matches ``source/``
+    (``release_first=False`` takes ``release/`` as it is).
     """
     from .pipeline import assignment_names, release
 
     repo = Path(repo).resolve()
     course = Path(course or repo / "assignments").resolve()
     names = assignment_names(course)
-    if names:
+    if names and release_first:
         release(course, names)
     files = dict(edition_files(repo, course, names))
     leaks = find_leaks(files, secret_lines(repo, course))
