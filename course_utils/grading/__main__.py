@@ -161,8 +161,7 @@ def _feedback(course: Path, args) -> int:
 
     pages = feedback(course, options=_options(args))
     if exchange.exchange_configured():
-        names = sorted({page.parent.name for page in pages})
-        exchange.release_feedback(course, names)
+        names = exchange.release_feedback(course, sorted({page.parent.name for page in pages}))
         print(f"feedback released to the exchange {exchange.exchange_root()} for {', '.join(names) or 'nothing'}")
     return 0
 

@@ -101,7 +101,20 @@ def release_feedback(course: Path, assignments: Iterable[str]) -> list[str]:
     (nbgrader files it under the submission's secret and timestamp).
     """
     ensure_root()
-    return _each(course, "release_feedback", assignments)
+    released = []
+    for name in assignments:
+        pages = sorted((Path(course) / "feedback").glob(f"*/{name}"))
+        # A submission from an LMS zip has no exchange secret: its feedback goes back through the LMS.
+        elsewhere = sorted(page.parent.name for page in pages
+                           if not ((page / "timestamp.txt").is_file() and (page / "submission_secret.txt").is_file()))
+        if elsewhere:
+            print(f"{name}: feedback of {', '.join(elsewhere)} (not submitted through the exchange) stays in "
+                  f"{Path(course) / 'feedback'}", flush=True)
+        if len(elsewhere) == len(pages):
+            continue
+        extra = [f"--CourseDirectory.student_id_exclude={','.join(elsewhere)}"] if elsewhere else []
+        released += _each(course, "release_feedback", [name], *extra)
+    return released
 
 
 def _tail(output: str, lines: int = 20) -> str:
