@@ -193,6 +193,20 @@ def _result_without_grade(course: Path, assignment: str, student: str, status: s
                             detail=detail, seconds=time.monotonic() - started)
 
 
+def warm_workers_unavailable(options: GradingOptions = GradingOptions()) -> str | None:
+    """Why warm workers cannot grade here (then grade as :func:`pipeline.autograde` does), or None.
+
+    Warm kernels join their sandbox's namespaces, which needs root; a kernel
+    named in the options is started by nbgrader, not forked. With the sandbox
+    off, workers still run nbgrader in-process, with fresh ordinary kernels.
+    """
+    if options.kernel_name:
+        return f"the options name a kernel ({options.kernel_name}), which nbgrader starts itself"
+    if sandbox.sandbox_enabled() and os.geteuid() != 0:
+        return "warm sandboxed kernels need root (they join their sandbox's namespaces)"
+    return None
+
+
 def warm_autograde(course, jobs: int = 1, options: GradingOptions = GradingOptions()) -> list[SubmissionResult]:
     """:func:`course_utils.grading.pipeline.autograde` with warm workers: same batch, same grades.csv."""
     from .parallel import grade_batch
@@ -202,6 +216,9 @@ def warm_autograde(course, jobs: int = 1, options: GradingOptions = GradingOptio
         sandbox.check_options(options)
     except (sandbox.SandboxUnavailable, ValueError) as error:
         raise pipeline.GradingError(str(error)) from None
+    why_not = warm_workers_unavailable(options)
+    if why_not:
+        raise pipeline.GradingError(f"cannot grade with warm workers: {why_not}")
     submissions = pipeline.find_submissions(course)
     known = set(pipeline.assignment_names(course))
     unreleased = sorted({a for a, _ in submissions} & known - pipeline._gradebook_assignments(course))

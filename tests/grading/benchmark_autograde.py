@@ -84,7 +84,8 @@ def timed_autograde(course: Path, jobs: int, options: GradingOptions, grade=auto
     seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu_before
     ungraded = [r for r in results if r.status != "graded"]
     if ungraded:
-        raise SystemExit(f"benchmark submissions failed to grade: {ungraded[:3]}")
+        raise SystemExit(f"{len(ungraded)} benchmark submissions were not graded, e.g. {ungraded[0].student}: "
+                         f"{ungraded[0].status}, {ungraded[0].detail[:300]}")
     return seconds, cpu
 
 
