@@ -60,3 +60,28 @@ def test_a_dataset_class_defined_in_main_cannot_be_loaded_by_spawned_workers():
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.stdout.startswith("failed: DataLoader worker"), result.stdout + result.stderr
     assert "Can't get attribute 'DefinedHere'" in result.stderr
+
+
+def test_lecture_06_worker_cell_runs_with_spawned_workers():
+    """Lecture 06's own num_workers=2 cell, run as macOS and Windows run it: with spawned workers."""
+    import json
+    from pathlib import Path
+
+    notebook = json.loads((Path(__file__).parents[1] / "lectures" / "06_training_api.ipynb").read_text())
+    sources = {cell.get("id"): "".join(cell["source"]) for cell in notebook["cells"]}
+    dataset_cell, worker_cell = sources["cell-041"], sources["cell-046"]
+    assert "num_workers" in worker_cell and "SquaresDataset" in dataset_cell
+    script = "\n".join([
+        "import multiprocessing",
+        "multiprocessing.set_start_method('spawn', force=True)",
+        "import torch",
+        "from torch.utils.data import DataLoader, Dataset",
+        dataset_cell,
+        worker_cell,
+        "assert multiprocessing.get_start_method() == 'spawn'",
+        "assert len(with_workers) == 4",
+        "assert all(torch.equal(a, c) and torch.equal(b, d) for (a, b), (c, d) in zip(in_process, with_workers))",
+    ])
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "same batches with 0 and 2 workers: True" in result.stdout
