@@ -22,8 +22,14 @@ c.Exchange.root = os.environ.get("COURSE_EXCHANGE") or "/usr/local/share/nbgrade
 # running after this many seconds is interrupted and fails, and grading goes on
 # with the next cell: a submission that loops forever costs a minute per such
 # cell. Inside test cells the student's code has 5 s per check
-# (course_utils.grading.checks.student_code), so a loop there costs less.
+# (course_utils.homework_checks.student_code), so a loop there costs less.
 c.Execute.timeout = 60
+
+# Mark schemes for the written answers stand in the locked question cells, between
+# "### BEGIN MARK SCHEME" and "### END MARK SCHEME": graders see them in
+# Formgrader (the question cell is restored from the gradebook), the release
+# and the feedback do not (course_utils.grading.feedback removes them).
+c.ClearMarkScheme.enforce_metadata = False
 
 # A test cell deleted by the student is put back (else it would wait for manual
 # grading). nbgrader's default note before it is not valid Python: use a comment.
@@ -38,13 +44,19 @@ c.OverwriteCells.missing_cell_notification = (
 c.IgnorePattern.enabled = True
 c.IgnorePattern.pattern = r"Warning"
 
-# nbgrader keeps 1000 lines of a cell's output, but one print can be a 10 MB
-# line: course_utils.grading.limits.LimitOutput also keeps at most
-# 100,000 characters per cell. The rest of the list is nbgrader's default.
+# Autograding runs the notebook with course_utils.grading.guarded_execute.GuardedExecute,
+# nbgrader's Execute with the kernel guard around every test cell: the tests run
+# on the originals of what they rely on, and a change made to those while they
+# run is reported (RecordGuardReport writes the findings into the graded
+# notebook, after the metadata clean-up). nbgrader keeps 1000 lines of a cell's
+# output, but one print can be a 10 MB line: course_utils.grading.limits.LimitOutput
+# also keeps at most 100,000 characters per cell. The rest of the list is
+# nbgrader's default.
 c.Autograde.autograde_preprocessors = [
-    "nbgrader.preprocessors.Execute",
+    "course_utils.grading.guarded_execute.GuardedExecute",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "course_utils.grading.guarded_execute.RecordGuardReport",
     "course_utils.grading.limits.LimitOutput",
     "nbgrader.preprocessors.SaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
@@ -52,7 +64,7 @@ c.Autograde.autograde_preprocessors = [
 ]
 
 # Feedback must not show the hidden tests, neither their source nor the lines
-# quoted in tracebacks (nbgrader 0.9 shows both by default).
+# quoted in tracebacks (nbgrader 0.9 shows both by default), nor mark schemes.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",

@@ -1,7 +1,9 @@
-"""Grading the course's homework with nbgrader (course root: ``assignments/``).
+"""Grading the course's homework with nbgrader (course root: ``assignments/``): the instructor's machinery.
 
 ``python -m course_utils.grading release|autograde|feedback`` is what
 ``make release``, ``make autograde`` and ``make feedback`` run; see
-:mod:`course_utils.grading.pipeline`. :mod:`course_utils.grading.checks` is
-what the notebooks' test cells import; it needs only torch.
+:mod:`course_utils.grading.pipeline` for the layers. What the notebooks' test
+cells import is elsewhere, in :mod:`course_utils.homework_checks` (it needs
+only torch); :mod:`course_utils.grading.kernel_guard` is the one module of
+this package that runs inside the grading kernel.
 """

@@ -13,6 +13,7 @@ from nbgrader.preprocessors import ClearHiddenTests
 
 REMOVED = "[a line of a hidden test was removed here]"
 MIN_LINE = 8  # shorter hidden lines (")", "else:") give nothing away
+MARK_SCHEME = ("BEGIN MARK SCHEME", "END MARK SCHEME")
 
 
 class HideHiddenTests(ClearHiddenTests):
@@ -33,6 +34,8 @@ class HideHiddenTests(ClearHiddenTests):
         return super().preprocess(nb, resources)
 
     def preprocess_cell(self, cell, resources, cell_index):
+        if utils.is_locked(cell) and MARK_SCHEME[0] in cell.source:
+            cell.source = _without_mark_scheme(cell.source)
         if utils.is_grade(cell) and cell.cell_type == "code":
             had_hidden_tests = self.begin_test_delimeter in cell.source
             cell, resources = super().preprocess_cell(cell, resources, cell_index)
@@ -40,8 +43,8 @@ class HideHiddenTests(ClearHiddenTests):
                 for output in cell.get("outputs", []):
                     if output.output_type == "error":
                         output.traceback = [f"{output.ename}: {output.evalue}"]
-        else:  # the student's text: markers in it mean nothing, and must not look like a leak
-            for marker in (self.begin_test_delimeter, self.end_test_delimeter):
+        elif not utils.is_locked(cell):  # the student's text: markers in it mean nothing, and must not look like a leak
+            for marker in (self.begin_test_delimeter, self.end_test_delimeter, *MARK_SCHEME):
                 cell.source = cell.source.replace(marker, "[marker]")
         for output in cell.get("outputs", []):
             self._redact(output)
@@ -61,6 +64,19 @@ class HideHiddenTests(ClearHiddenTests):
         lines = text.split("\n")
         cleaned = [REMOVED if any(hidden in line for hidden in self._hidden_lines) else line for line in lines]
         return "\n".join(cleaned) if cleaned != lines else text
+
+
+def _without_mark_scheme(source: str) -> str:
+    """``source`` without its mark scheme regions (the graders' notes in a question cell)."""
+    kept, inside = [], False
+    for line in source.split("\n"):
+        if MARK_SCHEME[0] in line:
+            inside = True
+        elif MARK_SCHEME[1] in line:
+            inside = False
+        elif not inside:
+            kept.append(line)
+    return "\n".join(kept).rstrip()
 
 
 def _hidden_lines(nb, begin: str, end: str) -> list[str]:

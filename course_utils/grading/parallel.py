@@ -37,8 +37,9 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from . import pipeline
-from .pipeline import GradingError, GradingOptions, SubmissionResult
+from .layout import points, source_notebooks
+from .nbgrader_run import GradingError, GradingOptions, stop_running_nbgrader
+from .submission import SubmissionResult
 
 STATE = ".grading"  # below the course root; git-ignored
 RECORD_VERSION = 1
@@ -46,10 +47,13 @@ RECORD_VERSION = 1
 # can find and stop the runs that a killed batch left behind.
 BATCH_ENV = "COURSE_GRADING_BATCH"
 
-# The modules whose change can change a grade: the test cells' helpers, the
-# scoring and the tampering check. (A change elsewhere, say to the sandbox's
-# limits, does not regrade; delete .grading/ to grade everything again.)
-GRADING_CODE = ("checks.py", "pipeline.py", "integrity.py")
+# The modules whose change can change a grade (paths below course_utils/): the
+# checks the test cells call, the kernel guard and its preprocessor, the scoring
+# and the static hints. (A change elsewhere, say to the sandbox's limits, does
+# not regrade; delete .grading/ to grade everything again.)
+GRADING_CODE = ("homework_checks/__init__.py", "homework_checks/tanh.py", "homework_checks/augmentation.py",
+                "grading/kernel_guard.py", "grading/guarded_execute.py", "grading/submission.py",
+                "grading/layout.py", "grading/integrity.py")
 
 GradeOne = Callable[[str, str, GradingOptions], SubmissionResult]
 
@@ -64,8 +68,8 @@ def grade_batch(course: Path, submissions: Sequence[tuple[str, str]], grade_one:
     """Grade every ``(assignment, student)`` with ``jobs`` workers; return the results in that order.
 
     ``grade_one(assignment, student, options)`` grades one submission and must
-    not raise for a bad one (:func:`pipeline.grade_submission` wrapped in the
-    sandbox). Submissions whose record is up to date (and that the gradebook
+    not raise for a bad one (:func:`.submission.grade_submission` wrapped in
+    the sandbox). Submissions whose record is up to date (and that the gradebook
     still holds) are not graded again. ``report(result, reused)`` is called for
     each: first the reused ones, then the others as they are done.
     """
@@ -142,7 +146,7 @@ def _graded_as_completed(work: Callable[[tuple[str, str]], SubmissionResult], to
         except BaseException:
             for future in futures:
                 future.cancel()
-            pipeline.stop_running_nbgrader()
+            stop_running_nbgrader()
             raise
 
 
@@ -204,8 +208,9 @@ def fingerprint(course: Path, assignment: str, student: str, options: GradingOpt
     add_tree("source", course / "source" / assignment)
     config = course / "nbgrader_config.py"
     add("config", config.read_bytes() if config.is_file() else b"")
+    package = Path(__file__).resolve().parents[1]
     for module in GRADING_CODE:
-        add(f"grader/{module}", Path(__file__).with_name(module).read_bytes())
+        add(f"grader/{module}", (package / module).read_bytes())
     with contextlib.closing(sqlite3.connect(f"{gradebook.as_uri()}?mode=ro", uri=True)) as connection:
         cells = connection.execute(
             "SELECT notebook.name, source_cell.name, source_cell.cell_type, source_cell.locked, source_cell.source, "
@@ -269,12 +274,13 @@ def _gradebook_submissions(gradebook: Path) -> set[tuple[str, str]]:
 def merge_into_gradebook(course: Path, private_database: Path, result: SubmissionResult) -> None:
     """Copy one submission's grades from the private gradebook of its run into the course's gradebook.
 
-    A graded submission's automatic scores, comments, timestamp and late
-    penalty are copied (a cell that a grader already scored by hand is marked
-    for review again, as nbgrader does). Without a grade (missing, failed,
-    timeout) every test cell gets 0, as nbgrader gives a missing notebook; a
-    flagged submission's test cells get 0 and wait for a grader. So the
-    gradebook and grades.csv always agree.
+    A graded or flagged submission's automatic scores, comments, timestamp and
+    late penalty are copied (a cell that a grader already scored by hand is
+    marked for review again, as nbgrader does); a flagged submission's test
+    cells keep the tests' scores and are marked ``needs_manual_grade``: they
+    wait for a grader's decision in Formgrader, which grades.csv then shows.
+    Without a grade (missing, failed, timeout) every test cell gets 0, as
+    nbgrader gives a missing notebook. So the gradebook and grades.csv agree.
     """
     from nbgrader.api import Gradebook, MissingEntry  # slow to import: only when grading
 
@@ -305,7 +311,11 @@ def merge_into_gradebook(course: Path, private_database: Path, result: Submissio
                 if not copied:
                     notebook.late_submission_penalty = None
                 for grade in notebook.grades:
-                    if grade.name in tests:
+                    if grade.name not in tests:
+                        continue
+                    if result.status == "flagged" and copied:
+                        grade.needs_manual_grade = True  # the tests' score stays, for a grader to decide
+                    else:
                         grade.auto_score = 0
                         grade.needs_manual_grade = result.status == "flagged" or grade.manual_score is not None
         main.db.commit()
@@ -329,8 +339,8 @@ def _autograded_cells(course: Path, assignment: str) -> set[str]:
     import nbformat
 
     cells: set[str] = set()
-    for path in pipeline.source_notebooks(course, assignment):
-        cells |= pipeline.points(nbformat.read(path, as_version=4))[0].keys()
+    for path in source_notebooks(course, assignment):
+        cells |= points(nbformat.read(path, as_version=4))[0].keys()
     return cells
 
 

@@ -10,7 +10,10 @@ another assignment.
 
 ``status`` and ``score`` are what ``grades.csv`` must say for the case:
 ``FULL`` (every automatic point: a correct solution never loses any) or ``0``
-(no undeserved points).
+(no undeserved points). Tampering is judged by its effect: what the notebook
+changes before the tests is put back while they run (``graded``, no gain);
+what its code changes while the tests run is undone and ``flagged`` for a
+person, with the points the tests gave on the originals.
 """
 from __future__ import annotations
 
@@ -155,8 +158,10 @@ def noisy(answer: str) -> str:
 
 PATCH_HELPERS = """\
 # Make every check pass, whatever the answers.
+import builtins
+import sys
 import torch
-import course_utils.grading.checks as checks
+import course_utils.homework_checks as checks
 
 
 def assert_tensor_close(*args, **kwargs):
@@ -164,30 +169,71 @@ def assert_tensor_close(*args, **kwargs):
 
 
 checks.assert_tensor_close = assert_tensor_close
+for name, module in list(sys.modules.items()):
+    if name.startswith("course_utils.homework_checks."):
+        module.assert_tensor_close = assert_tensor_close
+        for attribute in dir(module):
+            if attribute.startswith("check_"):
+                setattr(module, attribute, lambda *args, **kwargs: None)
+                globals()[attribute] = lambda *args, **kwargs: None
 torch.equal = lambda *args, **kwargs: True
 torch.allclose = lambda *args, **kwargs: True
 torch.autograd.gradcheck = lambda *args, **kwargs: True
-isinstance = lambda *args: True  # for the test cells' own asserts
+builtins.isinstance = lambda *args: True
 """
 
-REPLACE_SET_UP = """\
-# The locked set-up cell is deleted; these stand in for the helpers it imported.
-import contextlib
-import torch
-from torch import nn
+# Called inside the tests: replaces the checks' helpers and torch's comparisons the first time it runs.
+PATCH_WHILE_TESTED = """\
+def _cheat():
+    import sys
+    import torch
+    for name, module in list(sys.modules.items()):
+        if name.startswith("course_utils.homework_checks"):
+            for attribute in ("assert_tensor_close", "plain_tensor", "_GUARD"):
+                if hasattr(module, attribute):
+                    setattr(module, attribute, lambda *args, **kwargs: args[0] if args else None)
+    torch.isclose = lambda a, b, **kwargs: torch.ones_like(torch.as_tensor(a), dtype=torch.bool)
+    torch.allclose = lambda *args, **kwargs: True
+    torch.equal = lambda *args, **kwargs: True
+    torch.autograd.gradcheck = lambda *args, **kwargs: True
+    sys.settrace(lambda *args: None)
 
 
-def assert_tensor_close(*args, **kwargs):
-    pass
-
-
-@contextlib.contextmanager
-def student_code(*args, **kwargs):
-    try:
-        yield
-    except Exception:
-        pass
+_wrapped = {}
+for _name, _value in list(globals().items()):
+    if callable(_value) and getattr(_value, "__module__", None) == "__main__" and not _name.startswith("_"):
+        def _make(function):
+            def cheating(*args, **kwargs):
+                _cheat()
+                return function(*args, **kwargs)
+            return cheating
+        _wrapped[_name] = _make(_value)
+globals().update(_wrapped)
 """
+
+REWRITE_TEST_CELLS = """\
+# Every cell that runs from now on is replaced by `pass`, and every error is swallowed.
+import ast
+ip = get_ipython()
+ip.input_transformers_post.append(lambda lines: ["pass\\n"])
+
+
+class Emptied(ast.NodeTransformer):
+    def visit_Module(self, node):
+        return ast.Module(body=[ast.Pass()], type_ignores=[])
+
+
+ip.ast_transformers.append(Emptied())
+ip.set_custom_exc((BaseException,), lambda *args, **kwargs: None)
+ip.events.register("pre_run_cell", lambda info: None)
+"""
+
+FAKE_PACKAGE = {  # a package of the submission's own that stands in for the course's checks
+    "course_utils/__init__.py": b"",
+    "course_utils/homework_checks/__init__.py": b"def __getattr__(name):\n    return lambda *args, **kwargs: None\n",
+    "course_utils/homework_checks/tanh.py": b"def __getattr__(name):\n    return lambda *args, **kwargs: None\n",
+    "torch.py": b"raise ImportError('a fake torch')\n",
+}
 
 HIDE_TRACEBACKS = """\
 from IPython.core.interactiveshell import InteractiveShell
@@ -251,9 +297,39 @@ def _patched_helpers(assignment):
 
 
 def _replaced_set_up(assignment):
+    """The locked set-up cell deleted; every name it imported defined as a no-op."""
     notebook = wrong(assignment)
+    (setup,) = [cell for cell in notebook.cells if grade_id(cell) == "setup"]
+    names = sorted({alias.asname or alias.name.split(".")[0] for node in ast.walk(ast.parse(setup.source))
+                    if isinstance(node, (ast.Import, ast.ImportFrom)) for alias in node.names} - {"torch", "nn"})
+    fake = "import torch\nfrom torch import nn\n\n" + "".join(
+        f"def {name}(*args, **kwargs):\n    pass\n\n\n" for name in names)
     notebook.cells = [cell for cell in notebook.cells if grade_id(cell) != "setup"]
-    return as_file(add_cell(notebook, REPLACE_SET_UP, index=0), assignment)
+    return as_file(add_cell(notebook, fake, index=0), assignment)
+
+
+def _patched_while_tested(assignment):
+    notebook = wrong(assignment)
+    return as_file(add_cell(notebook, PATCH_WHILE_TESTED, index=first_answer_index(notebook) + 1), assignment)
+
+
+def _rewritten_test_cells(assignment):
+    return as_file(add_cell(wrong(assignment), REWRITE_TEST_CELLS), assignment)
+
+
+def _tensor_subclass(assignment):
+    code = ("class Agreeable(torch.Tensor):\n"
+            "    @classmethod\n"
+            "    def __torch_function__(cls, func, types, args=(), kwargs=None):\n"
+            "        return torch.ones((), dtype=torch.bool)\n\n\n"
+            "def tanh_forward(x):\n    return x.as_subclass(Agreeable)\n")
+    return as_file(answered(wrong(assignment), {"tanh_forward": code}), assignment)
+
+
+def _fake_package(assignment):
+    files = as_file(wrong(assignment), assignment)
+    files.update(FAKE_PACKAGE)
+    return files
 
 
 def _hidden_tracebacks(assignment):
@@ -294,12 +370,23 @@ HOSTILE = [
             "deleted test cells are put back (OverwriteCells.add_missing_cells) and pass"),
     Hostile("edited_test_cells", _edited_tests, "graded", 0,
             "edited test cells (source, points, lock) are restored from the gradebook and fail"),
-    Hostile("patched_helpers", _patched_helpers, "flagged", 0,
-            "an added cell replaces the test helpers and torch's comparisons"),
-    Hostile("replaced_set_up_cell", _replaced_set_up, "flagged", 0,
-            "the locked set-up cell is deleted and the helpers it imported are defined as no-ops"),
-    Hostile("hidden_tracebacks", _hidden_tracebacks, "flagged", 0,
-            "InteractiveShell.showtraceback overridden to hide failures"),
+    Hostile("patched_helpers", _patched_helpers, "graded", 0,
+            "an added cell replaces the checks, torch's comparisons and isinstance: put back while the tests run"),
+    Hostile("replaced_set_up_cell", _replaced_set_up, "graded", 0,
+            "the locked set-up cell is deleted and the checks it imported are defined as no-ops: the tests run "
+            "the instructor's checks"),
+    Hostile("hidden_tracebacks", _hidden_tracebacks, "graded", 0,
+            "InteractiveShell.showtraceback overridden to hide failures: put back while the tests run"),
+    Hostile("patches_while_tested", _patched_while_tested, "flagged", 0,
+            "the answers, when the tests call them, replace the checks' helpers, torch's comparisons and set a "
+            "trace function: undone at once, the tests fail on the originals, and a person reviews it"),
+    Hostile("rewrites_test_cells", _rewritten_test_cells, "graded", 0,
+            "input and AST transformers that turn every cell into `pass`, a custom exception handler and an "
+            "event callback: set aside while the tests run"),
+    Hostile("tensor_subclass_answer", _tensor_subclass, "graded", 0,
+            "tanh_forward returns a Tensor subclass whose __torch_function__ agrees with every comparison"),
+    Hostile("fake_course_package", _fake_package, "graded", 0,
+            "the submission folder holds its own course_utils (checks that pass everything) and torch.py"),
     Hostile("stderr_warnings", _noisy_stderr, "graded", FULL,
             "correct answers that write to stderr and warn, at definition and at every call"),
     Hostile("invalid_json", lambda a: {f"{a.name}.ipynb": b'{"cells": [ this is not JSON'}, "failed", 0,
@@ -318,6 +405,7 @@ HOSTILE = [
     Hostile("other_assignment_file",
             lambda a: as_file(a.other_release, a, f"{a.other_name}.ipynb"), "missing", 0,
             "another assignment's notebook in this assignment's folder"),
-    Hostile("prints_hidden_tests", _print_hidden_tests, "flagged", 0,
-            "prints the source of every cell run, hidden tests included, into its output (feedback)"),
+    Hostile("prints_hidden_tests", _print_hidden_tests, "graded", FULL,
+            "prints the source of every cell run (In): the hidden tests are gone from the kernel's memory "
+            "once each test has run, so the output (and the feedback) shows only the visible tests"),
 ]

@@ -142,19 +142,28 @@ def test_no_kernel_or_nbgrader_run_is_left_behind(battery):
 
 
 def test_flagged_submissions_name_the_tampering_and_wait_for_a_grader(battery):
-    """Does a flagged row say what was found, and does the gradebook hold 0 points marked for review?"""
+    """Does a flagged row say what was replaced in which test, keep the tests' points, and wait for a grader?"""
     from nbgrader.api import Gradebook
 
     course, results, _ = battery
-    assert "checks.assert_tensor_close" in results[ASSIGNMENT, "patched_helpers"].detail
-    assert "showtraceback" in results[ASSIGNMENT, "hidden_tracebacks"].detail
+    detail = results[ASSIGNMENT, "patches_while_tested"].detail
+    assert "test test_tanh_forward_values" in detail and "torch.isclose" in detail, detail
+    assert "trace function" in detail, detail
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         for name, case in CASES.items():
             if case.status != "flagged":
                 continue
             notebook = gradebook.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, name)
-            tests = [grade for grade in notebook.grades if grade.name.startswith("test_")]
-            assert tests and all(grade.auto_score == 0 and grade.needs_manual_grade for grade in tests), name
+            tests = {grade.name: grade for grade in notebook.grades if grade.name.startswith("test_")}
+            assert tests and all(grade.needs_manual_grade for grade in tests.values()), name
+            assert {name: grade.auto_score for name, grade in tests.items()} == results[ASSIGNMENT, name].cell_scores
+
+
+def test_tampering_before_the_tests_is_put_back_and_noted(battery):
+    """Are patches made by the notebook's own cells undone for the tests, and named in the row's detail?"""
+    _, results, _ = battery
+    assert "torch.allclose" in results[ASSIGNMENT, "patched_helpers"].detail
+    assert "showtraceback" in results[ASSIGNMENT, "hidden_tracebacks"].detail
 
 
 def test_gradebook_agrees_with_grades_csv(battery):
@@ -226,3 +235,30 @@ def hidden_test_lines(notebook) -> list[str]:
 def page_text(path: Path) -> str:
     text = re.sub(r"<[^>]+>", "", path.read_text(encoding="utf-8"))
     return html.unescape(re.sub(r"\x1b\[[0-9;]*m", "", text))
+
+
+# Last: it records a grader's decision in the battery's gradebook.
+def test_a_reviewed_flag_reaches_grades_csv_without_regrading(battery):
+    """After a grader scores every flagged cell in Formgrader (nbgrader's API, as its handler does), does the next
+    autograde write the decided points with status graded, reusing every record?"""
+    from nbgrader.api import Gradebook
+
+    course, results, _ = battery
+    student = "patches_while_tested"
+    row = next(row for row in read_grades_csv(course / "grades.csv") if row["student"] == student)
+    assert (row["status"], float(row["auto_score"])) == ("flagged", results[ASSIGNMENT, student].auto_score)
+    decided = {"test_tanh_forward_values": 2.0, "test_tanh_backward": 1.5}  # overrides; the rest accepted
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        notebook = gradebook.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, student)
+        for grade in notebook.grades:
+            if grade.name.startswith("test_"):
+                grade.manual_score = decided.get(grade.name, grade.auto_score)
+                grade.needs_manual_grade = False
+        gradebook.db.commit()
+    again = autograde(course, jobs=2, options=GradingOptions(timeout=CELL_TIMEOUT))
+    assert {(r.assignment, r.student): r for r in again} == results  # nothing graded again
+    row = next(row for row in read_grades_csv(course / "grades.csv") if row["student"] == student)
+    expected = sum(decided.values()) + sum(score for name, score in results[ASSIGNMENT, student].cell_scores.items()
+                                           if name not in decided)
+    assert (row["status"], float(row["auto_score"])) == ("graded", expected)
+    assert "flag reviewed" in row["detail"]

@@ -16,14 +16,24 @@ from expected_scores import assert_graded_with
 ASSIGNMENT = "augmentation"
 FULL = {
     "rotation_basics": 1.0,
-    "rotation_angles": 2.0,
+    "rotation_angles": 1.75,
+    "rotation_repr": 0.25,
     "shift_basics": 1.0,
-    "shift_translations": 2.0,
+    "shift_translations": 1.75,
+    "shift_repr": 0.25,
     "noise_basics": 1.0,
-    "noise_statistics": 1.0,
-    "randomness": 1.0,
+    "noise_statistics": 1.75,
+    "noise_repr": 0.25,
     "pipeline": 1.0,
 }
+NO_REPR = [
+    ("random_rotation", 'return f"{type(self).__name__}(degrees={self.degrees}, fill={self.fill})"',
+     "raise NotImplementedError()"),
+    ("random_shift", 'return f"{type(self).__name__}(max_shift={self.max_shift}, fill={self.fill})"',
+     "raise NotImplementedError()"),
+    ("gaussian_noise", 'return f"{type(self).__name__}(mean={self.mean}, std={self.std}, clip={self.clip})"',
+     "raise NotImplementedError()"),
+]
 
 # A mistake is (solution cell, text of the correct solution, its replacement).
 ROLL_INSTEAD_OF_SHIFT = (
@@ -59,6 +69,11 @@ FAULTY = {
           "self.std ** 2 * torch.randn_like(images)")],
         {**FULL, "noise_statistics": 0.0},
     ),
+    # Before the cells were split (commit fe46971), a missing __repr__ cost 3 points (the
+    # three *_basics cells) and a missing GaussianNoise 4 (its two cells, randomness, pipeline).
+    "no_repr": (NO_REPR, {**FULL, "rotation_repr": 0.0, "shift_repr": 0.0, "noise_repr": 0.0}),
+    "no_gaussian_noise": ([("gaussian_noise", None, None)],
+                          {**FULL, "noise_basics": 0.0, "noise_statistics": 0.0, "noise_repr": 0.0}),
 }
 CELL_TIMEOUT = 30  # seconds per cell in these tests
 
@@ -67,6 +82,9 @@ def with_mistakes(answers: dict[str, str], mistakes) -> dict[str, str]:
     """The solution cells in ``answers`` with each (cell, correct, wrong) mistake made."""
     broken = dict(answers)
     for cell, correct, wrong in mistakes:
+        if correct is None:  # left as released
+            del broken[cell]
+            continue
         assert broken[cell].count(correct) == 1, f"the solution of {cell!r} no longer holds {correct!r}"
         broken[cell] = broken[cell].replace(correct, wrong)
     return broken

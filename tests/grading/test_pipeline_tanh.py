@@ -3,7 +3,9 @@
 One course, one release and one autograde run grade every submission below;
 the tests then read the results. The faulty submissions are the correct
 solution with one part broken, so each must lose exactly the points of the
-test cells that check that part.
+test cells that check that part: the tests of TanhFunction and Tanh run with
+reference versions of what they build on, so a wrong tanh_backward costs only
+tanh_backward's points.
 """
 from __future__ import annotations
 
@@ -26,14 +28,16 @@ FULL = {
     "test_tanh_function": 2.0,
     "test_tanh_module": 1.0,
 }
-FORWARD_ONLY = {**dict.fromkeys(FULL, 0.0), "test_tanh_forward_values": 2.0, "test_tanh_forward_stable": 2.0,
-                "test_tanh_forward_properties": 1.0}
+WITHOUT_BACKWARD = {**FULL, "test_tanh_backward": 0.0}
+# Before the checks were isolated (commit fe46971), a broken tanh_backward also failed
+# test_tanh_function and test_tanh_module (5 of 10 points lost), and a tanh_forward that
+# calls torch.tanh failed those two as well (8 lost).
 
 # student -> (solution cells replaced, expected points of every test cell)
 FAULTY = {
     "wrong_derivative": (
         {"tanh_backward": "def tanh_backward(grad_output, output):\n    return grad_output * (1 - output)\n"},
-        FORWARD_ONLY,
+        WITHOUT_BACKWARD,
     ),
     "naive_formula": (
         {"tanh_forward": "def tanh_forward(x):\n"
@@ -42,22 +46,22 @@ FAULTY = {
     ),
     "calls_torch_tanh": (
         {"tanh_forward": "def tanh_forward(x):\n    return torch.tanh(x)\n"},
-        {**dict.fromkeys(FULL, 0.0), "test_tanh_backward": 2.0},
+        {**FULL, "test_tanh_forward_values": 0.0, "test_tanh_forward_stable": 0.0, "test_tanh_forward_properties": 0.0},
     ),
-    # Loops inside tanh_backward (stopped by the tests' time limit in each of
-    # three test cells; it sleeps, so it costs the suite wall time, not CPU) and
-    # a busy one at the top level of the training cell (stopped by nbgrader's
-    # per-cell timeout).
+    # A loop inside tanh_backward (stopped by the tests' time limit; it sleeps,
+    # so it costs the suite wall time, not CPU) and a busy one at the top level
+    # of the training cell (stopped by nbgrader's per-cell timeout).
     "infinite_loop": (
         {"tanh_backward": "def tanh_backward(grad_output, output):\n    import time\n\n"
                           "    while True:\n        time.sleep(0.01)\n",
          "train_mlp": "while True:\n    pass\n"},
-        FORWARD_ONLY,
+        WITHOUT_BACKWARD,
     ),
     "syntax_error": (
         {"tanh_backward": "def tanh_backward(grad_output, output)\n    return grad_output * (1 - output**2)\n"},
-        FORWARD_ONLY,
+        WITHOUT_BACKWARD,
     ),
+    "part_6_skipped": ({"train_mlp": "seed_everything(0)\nnum_epochs = 250\nlr = 0.01\nlosses = []\n"}, FULL),
 }
 # Seconds per cell in these tests (the course's is 60): the busy loop burns a
 # core this long; the slowest legitimate cell takes under 2 s.

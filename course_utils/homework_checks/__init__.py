@@ -1,15 +1,22 @@
-"""What autograder test cells use to run a student's code and judge its result.
+"""The checks that the homework notebooks' test cells call, and the tools they are made of.
 
-A test cell computes what it expects first, runs the student's code inside
-:func:`student_code`, then compares with :func:`assert_tensor_close`::
+A homework's test cell is one call of a named check, e.g.
+``check_tanh_backward(tanh_backward)``; the checks of each homework live in
+:mod:`course_utils.homework_checks.tanh` and
+:mod:`course_utils.homework_checks.augmentation`. A check computes what it
+expects first, runs the student's code inside :func:`student_code`, then
+compares with :func:`assert_tensor_close`::
 
     expected = torch.tanh(x)
     with student_code("tanh_forward", forbid=["torch.tanh", "numpy.tanh"]):
         y = tanh_forward(x)
     assert_tensor_close(y, expected, what="tanh_forward(x)", x=x)
 
-Everything here is imported by notebooks inside the grading kernel, so this
-module needs only torch (no nbgrader).
+Everything here is imported by notebooks, in a student's kernel and in the
+grading kernel, so it needs only torch: nothing of the instructor's grading
+machinery (:mod:`course_utils.grading`) is imported. While grading, the
+course's kernel guard sets ``_GUARD``, which :func:`student_code` calls each
+time the student's code hands control back.
 """
 from __future__ import annotations
 
@@ -25,6 +32,8 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 DEFAULT_SECONDS = 5.0
+# Set by course_utils.grading.kernel_guard while a submission is graded; None in a student's kernel.
+_GUARD = None
 
 
 class ForbiddenCallError(AssertionError):
@@ -62,17 +71,21 @@ def student_code(what: str, *, forbid: Iterable[str] = (), seconds: float | None
         raise ForbiddenCallError(_forbidden_message(what, name))
 
     torch_ops, functions = _split_forbidden(forbid)
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(warnings.catch_warnings())
-        warnings.simplefilter("ignore")
-        stack.enter_context(contextlib.redirect_stderr(io.StringIO()))
-        for name in functions:
-            stack.enter_context(_replaced(name, refuse))
-        if torch_ops:
-            _warm_up_dispatch_mode()
-            stack.enter_context(_RefuseTorchOps(torch_ops, refuse))
-        stack.enter_context(_time_limit(seconds, what))
-        yield
+    try:
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(warnings.catch_warnings())
+            warnings.simplefilter("ignore")
+            stack.enter_context(contextlib.redirect_stderr(io.StringIO()))
+            for name in functions:
+                stack.enter_context(_replaced(name, refuse))
+            if torch_ops:
+                _warm_up_dispatch_mode()
+                stack.enter_context(_RefuseTorchOps(torch_ops, refuse))
+            stack.enter_context(_time_limit(seconds, what))
+            yield
+    finally:
+        if _GUARD is not None:  # while grading: what the student's code changed is undone and reported
+            _GUARD(what)
     if calls:
         raise ForbiddenCallError(_forbidden_message(what, calls[0]))
 
@@ -86,8 +99,7 @@ def assert_tensor_close(actual, expected: torch.Tensor, *, what: str, x: torch.T
     separate tests). The message names the first wrong element, by its input
     value when ``x`` (the input, same shape) is given.
     """
-    if not isinstance(actual, torch.Tensor):
-        raise AssertionError(f"{what} returned a {type(actual).__name__}; expected a torch.Tensor")
+    actual = plain_tensor(actual, what)
     if actual.shape != expected.shape:
         raise AssertionError(f"{what} has shape {tuple(actual.shape)}; expected {tuple(expected.shape)}")
     got = actual.detach().to("cpu", expected.dtype)
@@ -107,6 +119,20 @@ def assert_tensor_close(actual, expected: torch.Tensor, *, what: str, x: torch.T
         f"{what} is wrong at {where}: got {g!r}, expected {w!r} "
         f"({int(wrong.sum())} of {wrong.numel()} values off by more than rtol={rtol:g}, atol={atol:g}){hint}"
     )
+
+
+def plain_tensor(value, what: str) -> torch.Tensor:
+    """``value`` if it is a plain ``torch.Tensor`` (not a subclass, whose methods could answer anything)."""
+    if type(value) is not torch.Tensor:
+        kind = "a subclass of torch.Tensor" if isinstance(value, torch.Tensor) else "not a tensor"
+        raise AssertionError(f"{what} returned a {type(value).__name__} ({kind}); return a plain torch.Tensor")
+    return value
+
+
+def plain_string(value, what: str) -> str:
+    if type(value) is not str:
+        raise AssertionError(f"{what} returned a {type(value).__name__}; return a str")
+    return value
 
 
 def _forbidden_message(what: str, name: str) -> str:

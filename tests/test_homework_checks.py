@@ -1,4 +1,4 @@
-"""course_utils.grading.checks: how test cells run a student's code and judge it."""
+"""course_utils.homework_checks: how the checks run a student's code and judge it."""
 from __future__ import annotations
 
 import math
@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_utils.grading.checks import ForbiddenCallError, assert_tensor_close, student_code
+from course_utils.homework_checks import ForbiddenCallError, assert_tensor_close, student_code
 
 TANH = ["torch.tanh", "numpy.tanh", "math.tanh"]
 x = torch.linspace(-2, 2, 5)
@@ -106,7 +106,8 @@ def test_unknown_forbidden_name_is_refused():
 
 
 @pytest.mark.parametrize("actual, message", [
-    ([0.0, 1.0], "returned a list; expected a torch.Tensor"),
+    ([0.0, 1.0], r"returned a list \(not a tensor\); return a plain torch.Tensor"),
+    (torch.nn.Parameter(torch.zeros(2)), r"returned a Parameter \(a subclass of torch.Tensor\)"),
     (torch.zeros(3), r"has shape \(3,\); expected \(2,\)"),
     (torch.tensor([0.0, float("nan")]), r"wrong at x = 1.0: got nan, expected 1.0 .*overflowed"),
     (torch.tensor([0.0, float("inf")]), "got inf, expected 1.0 .*exponential overflowed"),

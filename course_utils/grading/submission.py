@@ -1,0 +1,123 @@
+"""Layer 2: grade one student's submission of one assignment, in its own nbgrader run.
+
+:func:`grade_submission` never raises for a bad submission: whatever happens
+becomes a :class:`SubmissionResult` with a status. It can be handed to a pool
+of workers (:mod:`.parallel`). Whether the tests can be trusted is judged by
+their effect, in the kernel (:mod:`.kernel_guard`, run by the course's
+``GuardedExecute`` preprocessor): the guard's report travels in the graded
+notebook's metadata, with a token of this run. The static scan of
+:mod:`.integrity` only adds hints for the reviewer of a flagged submission.
+"""
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from .guarded_execute import METADATA_KEY
+from .integrity import find_tampering
+from .layout import cell_scores, points, source_notebooks
+from .nbgrader_run import GradingOptions, NbgraderTimeout, error_line, nbgrader_command, run_nbgrader
+
+DETAIL_LENGTH = 1000
+
+
+@dataclass(frozen=True)
+class SubmissionResult:
+    """The outcome of grading one student's submission of one assignment.
+
+    ``status`` is ``graded``, or why there is no plain grade: ``missing`` (no
+    notebook of the expected name), ``failed`` (nbgrader could not grade it:
+    invalid notebook, dead kernel, ...), ``timeout``, ``unknown assignment``,
+    or ``flagged``: while the tests ran, the submission's code replaced
+    something they rely on (the grading guard undid it at once and the tests
+    ran on the originals). A flagged submission keeps the points the tests
+    gave (``auto_score``, ``cell_scores``); its test cells wait for a person's
+    decision in Formgrader, and ``detail`` says what was found where.
+    Scores are points; ``cell_scores`` maps each autograded test cell's
+    grade_id to its points.
+    """
+
+    student: str
+    assignment: str
+    status: str
+    auto_score: float = 0.0
+    auto_max: float = 0.0
+    manual_max: float = 0.0
+    cell_scores: Mapping[str, float] = field(default_factory=dict)
+    detail: str = ""
+    seconds: float = 0.0
+
+    def csv_row(self) -> dict[str, str]:
+        return {"student": self.student, "assignment": self.assignment, "status": self.status,
+                "auto_score": f"{self.auto_score:g}", "auto_max": f"{self.auto_max:g}",
+                "manual_max": f"{self.manual_max:g}", "detail": self.detail}
+
+
+def grade_submission(course: Path, assignment: str, student: str,
+                     options: GradingOptions = GradingOptions()) -> SubmissionResult:
+    """Autograde ``submitted/<student>/<assignment>/`` in its own nbgrader run; never raises for a bad submission.
+
+    The gradebook must know the assignment (see :func:`course_utils.grading.pipeline.release`).
+    """
+    started = time.monotonic()
+
+    def result(status: str, **fields) -> SubmissionResult:
+        return SubmissionResult(student, assignment, status, auto_max=sum(auto_max.values()),
+                                manual_max=manual_max, seconds=time.monotonic() - started, **fields)
+
+    expected = {path.name: path for path in source_notebooks(course, assignment)}
+    auto_max: dict[str, float] = {}
+    manual_max = 0.0
+    for path in expected.values():
+        auto, manual = points(nbformat.read(path, as_version=4))
+        auto_max.update(auto)
+        manual_max += manual
+    if not expected:
+        return result("unknown assignment", detail=f"no assignment {assignment!r} in source/")
+
+    folder = course / "submitted" / student / assignment
+    present = {path.name for path in folder.glob("*.ipynb")}
+    if not present & expected.keys():
+        return result("missing", detail=f"expected {', '.join(sorted(expected))}; "
+                                        f"found {', '.join(sorted(present)) or 'no notebook'}")
+
+    token = secrets.token_hex(16)
+    command = nbgrader_command("autograde", assignment, f"--student={student}", "--force", options=options)
+    command.append(f"--GuardedExecute.run_token={token}")
+    try:
+        done = run_nbgrader(course, command, options, seconds=options.submission_seconds)
+    except NbgraderTimeout as error:
+        return result("timeout", detail=str(error))
+    if done.returncode != 0:
+        return result("failed", detail=error_line(done.stdout))
+
+    scores = dict.fromkeys(auto_max, 0.0)
+    flags, notes, hints = [], [], []
+    for name in sorted(present & expected.keys()):
+        graded = course / "autograded" / student / assignment / name
+        try:
+            notebook = nbformat.read(graded, as_version=4)
+        except (OSError, ValueError) as error:
+            return result("failed", detail=f"cannot read {graded.name} after grading: {error}")
+        report = notebook.metadata.get(METADATA_KEY, {})
+        if report.get("token") != token:
+            return result("failed", detail=f"{name}: the grading guard did not report on this run")
+        scores.update(cell_scores(notebook))
+        flags += [f"{name} {flag}" for flag in report.get("flags", [])]
+        notes += [f"{name} {note}" for note in report.get("notes", [])]
+        if report.get("flags"):
+            hints += [f"{name} {finding}" for finding in
+                      find_tampering(notebook, nbformat.read(expected[name], as_version=4))]
+    if flags:
+        detail = "tampering while the tests ran (undone; points are the tests', for review): " + "; ".join(flags)
+        if hints:
+            detail += " | static hints: " + "; ".join(hints)
+        return result("flagged", auto_score=sum(scores.values()), cell_scores=scores, detail=detail[:DETAIL_LENGTH])
+    missing = sorted(expected.keys() - present)
+    detail = "; ".join([f"missing {', '.join(missing)}"] * bool(missing) + notes)
+    return result("graded", auto_score=sum(scores.values()), cell_scores=scores, detail=detail[:DETAIL_LENGTH])
