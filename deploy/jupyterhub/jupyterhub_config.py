@@ -51,7 +51,9 @@ c.JupyterHub.port = hub.port
 c.JupyterHub.hub_ip = "127.0.0.1"
 c.JupyterHub.hub_port = hub.port + 81
 c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{hub.port + 1}"
-c.ConfigurableHTTPProxy.command = [str(hub.bin / "configurable-http-proxy")]
+# The Python proxy gives up on a request after 20 s by default (tornado's client
+# timeout); Validate runs the whole notebook in one request: allow 10 minutes.
+c.ConfigurableHTTPProxy.command = [str(hub.bin / "configurable-http-proxy"), "--proxy-timeout", "600000"]
 c.ConfigurableHTTPProxy.pid_file = str(hub.state / "jupyterhub-proxy.pid")
 c.JupyterHub.db_url = f"sqlite:///{hub.state / 'jupyterhub.sqlite'}"
 c.JupyterHub.cookie_secret_file = str(hub.state / "jupyterhub_cookie_secret")
