@@ -210,6 +210,8 @@ def _write_log(course: Path, assignment: str, rows: list[dict[str, str]], touche
 def _write_submission(course: Path, student_id: str, assignment: str, name: str, data: bytes) -> None:
     """The notebook becomes the student's whole submission (an earlier one, and its timestamp, is replaced)."""
     folder = course / "submitted" / student_id / assignment
+    if folder.is_dir() and [path.name for path in folder.iterdir()] == [name] and (folder / name).read_bytes() == data:
+        return  # the same zip again: leave it as it is, so it is not taken for a new submission
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)

@@ -62,7 +62,7 @@ def submit(course: Path, student: str, status: str, scores: dict[str, float], *,
             grade = gradebook.find_grade(cell, ASSIGNMENT, ASSIGNMENT, student)
             grade.auto_score, grade.needs_manual_grade = score, needs_manual
         gradebook.db.commit()
-    time.sleep(0.01)  # the record comes after the submission, as in a batch
+    time.sleep(0.05)  # the record comes after the submission, as in a batch
     record = course / ".grading" / "results" / ASSIGNMENT / f"{student}.json"
     record.parent.mkdir(parents=True, exist_ok=True)
     record.write_text(json.dumps({"fingerprint": "x", "result": {
@@ -85,7 +85,7 @@ def exported(released) -> Path:
     submit(course, "late", "graded", dict.fromkeys(TESTS, 1.0), timestamp="2027-01-17 23:30:00.000000 UTC")
     submit(course, "new", "graded", dict.fromkeys(TESTS, 1.0))
     submit(course, "stranger", "graded", {TESTS[0]: 1.0, TESTS[1]: 0.0})
-    time.sleep(0.01)
+    time.sleep(0.05)
     (course / "submitted" / "new" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").write_text('{"newer": 1}')
     write_grades(course)
     return course

@@ -60,7 +60,7 @@ def released(make_tiny_course) -> Path:
 
 
 @pytest.fixture(scope="module")
-def canvas_graded(released, tmp_path_factory) -> tuple[Path, str]:
+def canvas_graded(released, tmp_path_factory) -> tuple[Path, str, Path]:
     """A Canvas download: ann late and right, ben right under another name (a numbered re-upload), cat
     nothing, dan two notebooks, eve wrong (1 point) plus a PDF, and a stranger; collected, graded, exported."""
     course = released
@@ -80,7 +80,7 @@ def canvas_graded(released, tmp_path_factory) -> tuple[Path, str]:
     assert graded.returncode == 0, graded.stdout + graded.stderr
     exported = cli(course, "export")
     assert exported.returncode == 0, exported.stdout + exported.stderr
-    return course, collected.stdout
+    return course, collected.stdout, archive
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -114,7 +114,7 @@ def test_a_name_in_no_known_format_is_not_guessed():
 
 def test_canvas_zip_goes_through_collect_autograde_export(canvas_graded):
     """Late, misnamed, missing, ambiguous and unrostered: does grades_wide.csv hold the right totals?"""
-    course, _ = canvas_graded
+    course, _, _ = canvas_graded
     wide = {row["SIS User ID"]: row for row in read_csv(course / "grades_wide.csv")}
     assert {student: row[ASSIGNMENT] for student, row in wide.items()} == {
         "ann": "1.8",  # 2 points, late (Canvas's mark: 1 day, 10 %)
@@ -130,7 +130,7 @@ def test_canvas_zip_goes_through_collect_autograde_export(canvas_graded):
 
 def test_grades_csv_has_a_row_per_rostered_student_with_status_and_penalty(canvas_graded):
     """Does every rostered student get a row, with the penalty and the reason shown?"""
-    course, _ = canvas_graded
+    course, _, _ = canvas_graded
     rows = {row["student_id"]: row for row in read_csv(course / "grades.csv")}
     assert set(rows) == {"ann", "ben", "cat", "dan", "eve"}
     assert rows["ann"]["status"] == "graded" and rows["ann"]["automatic"] == "2"
@@ -143,7 +143,7 @@ def test_grades_csv_has_a_row_per_rostered_student_with_status_and_penalty(canva
 
 def test_every_file_not_imported_is_reported_by_name(canvas_graded):
     """Are the stranger, the ambiguous pair, the PDF and the system file named in collect's report?"""
-    course, report = canvas_graded
+    course, report, _ = canvas_graded
     for name in ("strangerzed_4242_9008_first.ipynb", "odedan_1004_9004_first.ipynb",
                  "odedan_1004_9005_scratch.ipynb", "rayeve_1005_9007_notes.pdf",
                  "__MACOSX/._leeann_LATE_1001_9001_first.ipynb"):
@@ -156,6 +156,15 @@ def test_every_file_not_imported_is_reported_by_name(canvas_graded):
         f"My Homework-1.ipynb as {ASSIGNMENT}.ipynb")
     assert sorted(path.name for path in (course / "submitted").iterdir()) == ["ann", "ben", "eve"]
     assert (course / "submitted" / "ben" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").is_file()
+
+
+def test_importing_the_same_zip_again_changes_nothing(canvas_graded):
+    """Collecting the same download twice: are the rows still graded (not taken for new submissions)?"""
+    course, _, archive = canvas_graded
+    before = {row["student_id"]: row["status"] for row in read_csv(course / "grades.csv")}
+    assert cli(course, "collect", "--zip", str(archive)).returncode == 0
+    assert cli(course, "export").returncode == 0
+    assert {row["student_id"]: row["status"] for row in read_csv(course / "grades.csv")} == before
 
 
 def test_moodle_zip_is_imported_by_participant_id(released, tmp_path):
