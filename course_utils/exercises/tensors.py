@@ -17,11 +17,14 @@ def _shape(value) -> tuple[int, ...]:
 # ---------------------------------------------------------------- your turn
 
 
-#: The three expressions of the dtype "your turn" in lecture 1, in order.
+#: The three expressions of the dtype "your turn" in lecture 1, in order: (as written, how to compute it).
 DTYPE_EXPRESSIONS = (
-    "torch.tensor([1, 2], dtype=torch.int32) * 2.5",
-    "torch.tensor([True, False]) + torch.tensor([1, 2], dtype=torch.uint8)",
-    "torch.tensor([1.0, 2.0], dtype=torch.float16) * torch.tensor(3.0, dtype=torch.float64)",
+    ("torch.tensor([1, 2], dtype=torch.int32) * 2.5",
+     lambda: torch.tensor([1, 2], dtype=torch.int32) * 2.5),
+    ("torch.tensor([True, False]) + torch.tensor([1, 2], dtype=torch.uint8)",
+     lambda: torch.tensor([True, False]) + torch.tensor([1, 2], dtype=torch.uint8)),
+    ("torch.tensor([1.0, 2.0], dtype=torch.float16) * torch.tensor(3.0, dtype=torch.float64)",
+     lambda: torch.tensor([1.0, 2.0], dtype=torch.float16) * torch.tensor(3.0, dtype=torch.float64)),
 )
 
 
@@ -30,10 +33,10 @@ def check_result_dtypes(answer):
     """``answer``: the dtypes of the three :data:`DTYPE_EXPRESSIONS`, as a tuple of torch dtypes."""
     if not isinstance(answer, (tuple, list)) or len(answer) != 3:
         return wrong("give a tuple of three dtypes, e.g. (torch.float64, torch.int64, torch.float32).")
-    for expression, guess in zip(DTYPE_EXPRESSIONS, answer):
+    for (expression, compute), guess in zip(DTYPE_EXPRESSIONS, answer):
         if not isinstance(guess, torch.dtype):
             return wrong(f"{guess!r} is not a torch dtype; write e.g. torch.float32.")
-        if guess != eval(expression, {"torch": torch}).dtype:  # our own constant expressions
+        if guess != compute().dtype:
             return wrong(f"`{expression}` does not give {guess}. Category first (bool < integer < floating), "
                          "then size; a Python number or a 0-d tensor can lift the category but never decides "
                          "the size.")
