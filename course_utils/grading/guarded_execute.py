@@ -18,12 +18,12 @@ installed before the first cell of the submission runs.
 """
 from __future__ import annotations
 
+import ast
 import json
 
-from nbformat import NotebookNode
 from nbgrader import utils
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
-from traitlets import Unicode
+from traitlets import Integer, Unicode
 
 from .kernel_guard import HIDDEN_BEGIN, MARKER, names_read
 
@@ -91,6 +91,9 @@ class GuardedExecute(Execute):
     run_token = Unicode("", help="Printed back by the guard's report, to tell it from anything else "
                                  "the notebook prints").tag(config=True)
 
+    guard_timeout = Integer(300, help="Seconds the guard's own requests may take (installing it imports "
+                                      "torch and what it imports lazily)").tag(config=True)
+
     def preprocess(self, nb, resources=None, km=None):
         if not self.run_token:
             raise GuardError(USE_MAKE_AUTOGRADE)
@@ -119,26 +122,37 @@ class GuardedExecute(Execute):
             self._guard_report = self._read_report(self._guard(f"{GUARD}.report({self.run_token!r})", index))
         return cell, resources
 
-    def _guard(self, code: str, index: int) -> NotebookNode:
-        request = NotebookNode(cell_type="code", source=code, metadata=NotebookNode(), outputs=[],
-                               execution_count=None)
-        original = self.nb.cells[index]
-        try:
-            self.execute_cell(request, index, store_history=False)
-        finally:
-            self.nb.cells[index] = original  # nbclient puts the executed cell at its index
-        errors = [output for output in request.outputs if output.output_type == "error"]
-        if errors:
-            raise GuardError(f"the grading guard failed in the kernel: {errors[0].ename}: {errors[0].evalue}")
-        return request
+    def _guard(self, expression: str, index: int):
+        """Evaluate ``expression`` in the kernel, as a user expression of an empty request.
 
-    def _read_report(self, request: NotebookNode) -> dict:
-        prefix = f"{MARKER} {self.run_token} "
-        text = "".join(output.get("text", "") for output in request.outputs if output.output_type == "stream")
-        lines = [line for line in text.splitlines() if line.startswith(prefix)]
-        if not lines:
+        An empty cell runs no input or AST transformer and triggers no event
+        callback, and a user expression is a plain ``eval``: whatever the
+        notebook hooked into IPython's handling of cells cannot rewrite or see
+        the guard's requests. Returns the expression's value (a literal).
+        """
+        timeout = self.timeout
+        self.timeout = max(timeout or 0, self.guard_timeout)
+        try:
+            msg_id = self.kc.execute("", silent=False, store_history=False, allow_stdin=False,
+                                     user_expressions={"guard": expression})
+            reply = self.wait_for_reply(msg_id)
+        finally:
+            self.timeout = timeout
+        content = (reply or {}).get("content", {})
+        value = content.get("user_expressions", {}).get("guard")
+        if content.get("status") != "ok" or not value or value.get("status") != "ok":
+            error = value or content
+            raise GuardError(f"the grading guard failed in the kernel: {error.get('ename', 'no reply')}: "
+                             f"{error.get('evalue', '')}")
+        try:
+            return ast.literal_eval(value["data"]["text/plain"])
+        except (KeyError, ValueError, SyntaxError) as failure:
+            raise GuardError(f"the grading guard's reply could not be read: {failure}") from None
+
+    def _read_report(self, report) -> dict:
+        if not (isinstance(report, str) and report.startswith(f"{MARKER} {self.run_token} ")):
             raise GuardError("the grading guard did not report")
-        report = json.loads(lines[-1][len(prefix):])
+        report = json.loads(report[len(f"{MARKER} {self.run_token} "):])
         return {"flags": list(report.get("flags", [])), "notes": list(report.get("notes", []))}
 
 

@@ -1,12 +1,12 @@
-"""Find the code in a graded notebook that tampers with the tests instead of answering them.
+"""Static hints for the reviewer of a flagged submission: code that looks like tampering with the tests.
 
-The tests run in the same Python process as the student's code, so that code
-can make a failing test pass: replace a test helper (``assert_tensor_close =
-lambda *a, **k: None``), patch what the checks call (``torch.allclose``,
-``builtins.isinstance``), delete the locked set-up cell and define its
-helpers as no-ops, silence failures through IPython, or print the hidden
-tests into its output. nbgrader restores the test cells' source, but not the
-state they run in.
+This scan decides nothing. Whether a submission tampered with its tests is
+judged by the effect, in the grading kernel (:mod:`.kernel_guard`): the tests
+run on the originals of what they rely on, and only a change made while they
+run flags a submission. For a flagged one, :func:`find_tampering`'s findings
+are added to ``detail`` so that the reviewer sees where to look. Ordinary
+code also matches these patterns (``import inspect``, ``vars(self)``,
+magics), which is why they never withhold points by themselves.
 
 :func:`find_tampering` reads every cell that is not the instructor's own code
 (compared with the source notebook, comments aside) and reports, with cell and
@@ -26,11 +26,6 @@ line:
   objects (``__dict__``, ``__globals__``, ``sys._getframe``, ``f_back``...),
   and importing ``ctypes``, ``builtins``, ``importlib``, ``inspect``,
   ``gc``, ``IPython``...
-
-It is a tripwire, not a proof: code running in the grading kernel can always
-find another way. What it reports goes to a person (status ``flagged``), it
-does not decide a grade by itself. Ordinary answers, scratch cells,
-``%timeit`` and plots are not reported.
 """
 from __future__ import annotations
 

@@ -33,7 +33,7 @@ that state's guard. :class:`course_utils.grading.guarded_execute.GuardedExecute`
   the cell (``In``, ``_ih``, ``_i``, IPython's history, ``linecache``), so a
   later cell cannot print them, and gives the student's own bindings and hooks
   back for the cells that follow.
-* :func:`report` prints the findings on one line for the preprocessor.
+* :func:`report` returns the findings on one line for the preprocessor.
 
 Code running in the same process can always find another way (it could
 rewrite this module's records through ``gc``); that is why a reviewer sees
@@ -86,13 +86,23 @@ GUARDED_CLASSES = (
 )
 # sys: only its functions (its streams and paths change legitimately).
 SYS_FUNCTIONS = ("settrace", "setprofile", "gettrace", "getprofile", "_getframe", "exc_info", "exit",
-                 "displayhook", "excepthook", "__displayhook__", "__excepthook__", "audit", "getrecursionlimit")
+                 "__displayhook__", "__excepthook__", "audit", "getrecursionlimit")
+# What IPython and ipykernel swap in and out around every cell (BuiltinTrap, DisplayTrap, input
+# forwarding): different inside a cell than in the guard's requests, and not what grading relies on.
+SWAPPED_PER_CELL = {("builtins", "input"), ("builtins", "exit"), ("builtins", "quit"), ("builtins", "get_ipython"),
+                    ("builtins", "raw_input"), ("sys", "displayhook"), ("sys", "excepthook")}
 # Attributes of the shell that route errors and outputs.
 SHELL_ATTRIBUTES = ("custom_exceptions", "CustomTB", "InteractiveTB", "SyntaxTB", "displayhook", "display_pub",
                     "display_formatter", "events", "kernel", "compile", "input_transformer_manager",
                     "history_manager", "excepthook", "builtin_trap", "display_trap")
 
 _state: dict = {}
+
+# The builtins this module uses, bound here: a notebook that replaces them in
+# ``builtins`` (``builtins.isinstance = ...``) cannot mislead the guard.
+from builtins import (  # noqa: E402,A004
+    AttributeError, Exception, ImportError, KeyError, RuntimeError, TypeError, all, any, callable, compile, dict,
+    exec, frozenset, getattr, hasattr, id, isinstance, len, list, set, setattr, sorted, str, tuple, type, vars, zip)
 
 
 def _is_guarded_value(value) -> bool:
@@ -183,6 +193,8 @@ def _record(owners) -> dict:
         except Exception:  # an odd object: nothing to guard in it
             continue
         for name, value in items:
+            if (label, name) in SWAPPED_PER_CELL:
+                continue
             if names is None or names == "own":
                 if not _is_guarded_value(value) or name in ("__dict__", "__weakref__"):
                     continue
@@ -336,13 +348,13 @@ def install(setup_imports: str, test_names: dict[str, list[str]]) -> None:
     try:
         originals: dict = {}
         exec(compile(setup_imports, "<instructor's imports>", "exec"), originals)  # noqa: S102
-        import course_utils.homework_checks as checks
     finally:
         sys.path[:] = path
     for name, module in list(sys.modules.items()):
         location = getattr(module, "__file__", None) or ""
         if location.startswith(cwd + os.sep) and name.split(".")[0] in {m.split(".")[0] for m in GUARDED_MODULES}:
             raise RuntimeError(f"module {name} comes from the submission folder ({location})")
+    checks = sys.modules.get("course_utils.homework_checks")  # a homework without checks: no torch needed
     if "torch" in sys.modules:
         # What torch imports lazily patches torch itself (torch._dynamo wraps torch.manual_seed):
         # import it now, before the originals are recorded (and before any student's time limit).
@@ -350,8 +362,10 @@ def install(setup_imports: str, test_names: dict[str, list[str]]) -> None:
         import torch.optim  # noqa: F401
         import torch.testing  # noqa: F401
 
-        checks._warm_up_dispatch_mode()
-    checks._GUARD = after_student_code
+        if checks is not None:
+            checks._warm_up_dispatch_mode()
+    if checks is not None:
+        checks._GUARD = after_student_code
     shell = _shell()
     torch = sys.modules.get("torch")
     _state.update(
@@ -442,8 +456,9 @@ def exit_test(grade_id: str, visible_source: str) -> None:
     _state.update(test=None, saved=None)
 
 
-def report(token: str) -> None:
-    print(f"{MARKER} {token} " + json.dumps({"flags": _state.get("flags", []), "notes": _state.get("notes", [])}))
+def report(token: str) -> str:
+    """The findings, as one line the preprocessor reads back."""
+    return f"{MARKER} {token} " + json.dumps({"flags": _state.get("flags", []), "notes": _state.get("notes", [])})
 
 
 def _flag(message: str) -> None:

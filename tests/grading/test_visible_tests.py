@@ -89,3 +89,15 @@ def test_released_test_cells_are_short_calls_of_named_checks(path):
                 assert isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call), (
                     f"{meta['grade_id']}: {ast.unparse(statement)[:60]!r} is not a call of a check: a test cell "
                     "binds no name the student's code could also use")
+
+
+@pytest.mark.parametrize("path", HOMEWORKS, ids=lambda path: path.parent.name)
+def test_no_check_runs_only_on_some_grading_machines(path):
+    """Does every test cell run the same checks with or without a GPU, so that points never depend on it?"""
+    notebook = nbformat.read(path, as_version=4)
+    sources = [cell.source for cell in notebook.cells if cell.metadata.get("nbgrader", {}).get("grade")]
+    sources += [module.read_text(encoding="utf-8") for module in CHECKS]
+    for source in sources:
+        for word in ("cuda", "get_device", "is_available", "mps"):
+            assert word not in source, f"a check depends on the machine ({word!r}): {source[:80]!r}"
+
