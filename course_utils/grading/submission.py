@@ -11,6 +11,7 @@ notebook's metadata, with a token of this run. The static scan of
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,6 +25,9 @@ from .layout import cell_scores, points, source_notebooks
 from .nbgrader_run import GradingOptions, NbgraderTimeout, error_line, nbgrader_command, run_nbgrader
 
 DETAIL_LENGTH = 1000
+# Python 3.11's ast module is not safe to use from two threads at once (it failed a JOBS=2
+# batch with "SystemError: AST constructor recursion depth mismatch"): one scan at a time.
+_SCAN_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -111,8 +115,9 @@ def grade_submission(course: Path, assignment: str, student: str,
         flags += [f"{name} {flag}" for flag in report.get("flags", [])]
         notes += [f"{name} {note}" for note in report.get("notes", [])]
         if report.get("flags"):
-            hints += [f"{name} {finding}" for finding in
-                      find_tampering(notebook, nbformat.read(expected[name], as_version=4))]
+            with _SCAN_LOCK:
+                hints += [f"{name} {finding}" for finding in
+                          find_tampering(notebook, nbformat.read(expected[name], as_version=4))]
     if flags:
         detail = "tampering while the tests ran (undone; points are the tests', for review): " + "; ".join(flags)
         if hints:

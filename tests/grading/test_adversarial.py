@@ -63,6 +63,7 @@ def battery(make_course, make_submission, source_answers, sandboxed):
         folder = course / "submitted" / case.name / ASSIGNMENT
         folder.mkdir(parents=True)
         for name, content in case.build(assignment).items():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
             (folder / name).write_bytes(content)
     for student in HONEST:
         make_submission(course, student, ASSIGNMENT, answers)

@@ -1,4 +1,8 @@
-"""course_utils.grading.integrity: does the tampering check catch tampering, and leave honest answers alone?
+"""course_utils.grading.integrity: do the static hints for a reviewer point at tampering-like code?
+
+The scan decides no grade (the kernel guard judges tampering by its effect,
+see test_adversarial.py and test_honest_corpus.py); it only adds hints to a
+flagged submission's detail.
 
 Each check builds a graded notebook the way nbgrader leaves it (the
 instructor's locked cells as in the source) from the tanh source notebook,
@@ -60,10 +64,9 @@ def test_honest_code_is_not_flagged(name):
 
 
 TAMPERING = {
-    "rebinding a helper": ("assert_tensor_close = lambda *a, **k: None", "rebinds 'assert_tensor_close'"),
-    "a def over a helper": ("def student_code(*a, **k):\n    pass", "rebinds 'student_code'"),
-    "a builtin the tests use": ("isinstance = lambda *a: True", "rebinds 'isinstance'"),
-    "importing over a helper": ("from contextlib import nullcontext as student_code", "rebinds 'student_code'"),
+    "rebinding a check": ("check_tanh_backward = lambda *a, **k: None", "rebinds 'check_tanh_backward'"),
+    "a def over a check": ("def check_tanh_function(*a, **k):\n    pass", "rebinds 'check_tanh_function'"),
+    "importing over a check": ("from contextlib import nullcontext as check_tanh_module", "rebinds 'check_tanh_module'"),
     "patching torch": ("torch.allclose = lambda *a, **k: True", "changes torch.allclose"),
     "patching the helpers' module": ("import course_utils.grading.checks as c\nc.assert_tensor_close = print",
                                      "changes c.assert_tensor_close"),
@@ -98,17 +101,17 @@ def test_tampering_is_found_with_its_cell_and_line(name):
 
 
 def test_tampering_in_an_answer_cell_is_found_too():
-    findings = find_tampering(with_student_cell("assert_tensor_close = print", answer="def tanh_forward(x):\n"
+    findings = find_tampering(with_student_cell("check_tanh_backward = print", answer="def tanh_forward(x):\n"
                                                 "    return x"), SOURCE)
-    assert findings and "rebinds 'assert_tensor_close'" in findings[0]
+    assert findings and "rebinds 'check_tanh_backward'" in findings[0]
 
 
 def test_a_changed_locked_cell_is_read_as_student_code():
     """A set-up cell that is not the instructor's (say, nbgrader did not restore it) is checked like any other."""
     notebook = copy.deepcopy(SOURCE)
     (setup,) = [c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "setup"]
-    setup.source += "\nstudent_code = None\n"
-    assert any("rebinds 'student_code'" in finding for finding in find_tampering(notebook, SOURCE))
+    setup.source += "\ncheck_tanh_backward = None\n"
+    assert any("rebinds 'check_tanh_backward'" in finding for finding in find_tampering(notebook, SOURCE))
 
 
 def test_comments_do_not_make_a_locked_cell_foreign():
