@@ -149,7 +149,7 @@ def draw_two_layer_pass(step: int, N: int = 6, D: int = 5, H: int = 4, K: int = 
     :data:`TWO_LAYER_STEPS`. Every tensor is a box labelled with its shape;
     boxes already computed are filled, the one this step computes has a red
     edge, and the step's formula is the title. Gradients computed so far are
-    written under their tensor's box, with orange arrows backwards along the
+    written next to their tensor's box, with orange arrows backwards along the
     edges the backward pass has used. Returns the Axes.
     """
     if not 0 <= step < len(TWO_LAYER_STEPS):
@@ -167,11 +167,12 @@ def draw_two_layer_pass(step: int, N: int = 6, D: int = 5, H: int = 4, K: int = 
         face = FILL if is_input or name in done else EMPTY
         edge, width = (CURRENT, 2.5) if name == current else ("0.3", 1.0)
         _node(ax, x, y, f"{name}\n{shapes[name]}", face=face, edge=edge, width=width)
-    for name, _, _ in TWO_LAYER_STEPS[4: step + 1]:  # gradients so far, under their tensor
+    for name, _, _ in TWO_LAYER_STEPS[4: step + 1]:  # gradients so far, next to their tensor
         target = name[1:]
         x, y = _POSITIONS[target]
         edge, width = (CURRENT, 2.5) if name == current else (BACKWARD, 1.0)
-        _node(ax, x, y - 0.42, f"dL/d{target}", face="#ffe5cc", edge=edge, width=width, fontsize=8)
+        offset = 0.42 if y > 0 else -0.42  # above the middle row, below the weights: clear of the arrows
+        _node(ax, x, y + offset, f"dL/d{target}", face="#ffe5cc", edge=edge, width=width, fontsize=8)
     for name, _, (upstream,) in TWO_LAYER_STEPS[4: step + 1]:  # backwards along the forward edges
         (x0, y0), (x1, y1) = _POSITIONS[upstream], _POSITIONS[name[1:]]
         _arrow(ax, (x0, y0 - 0.1), (x1, y1 - 0.1), color=BACKWARD)
