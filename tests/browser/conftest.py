@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -51,8 +52,9 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def wait_for_http(url: str, process: subprocess.Popen, log: Path, timeout: float = 90) -> None:
-    """Wait until ``url`` answers (any HTTP status); fail with the log if ``process`` dies."""
+def wait_for_http(url: str, process: subprocess.Popen, log: Path, timeout: float = 90,
+                  any_status: bool = True) -> None:
+    """Wait until ``url`` answers (with any HTTP status, or 200 only); fail with the log if ``process`` dies."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -61,7 +63,9 @@ def wait_for_http(url: str, process: subprocess.Popen, log: Path, timeout: float
             urllib.request.urlopen(url, timeout=5)
             return
         except urllib.error.HTTPError:
-            return
+            if any_status:
+                return
+            time.sleep(0.3)
         except OSError:
             time.sleep(0.3)
     raise RuntimeError(f"{url} did not answer within {timeout} s:\n{log.read_text()[-3000:]}")
@@ -187,11 +191,16 @@ def lab_server(browser, tmp_path_factory):
     release_course(root, base / "exchange")
     port = free_port()
     log = base / "jupyter-lab.log"
+    # A fresh user's settings, but JupyterLab does not ask about news (its popup covers the screenshots).
+    notification = base / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    notification.parent.mkdir(parents=True)
+    notification.write_text('{"fetchNews": "false", "checkForUpdates": false}')
     command = [
         str(BIN / "jupyter-lab"), "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
         "--ServerApp.port_retries=0", f"--ServerApp.root_dir={root}", "--IdentityProvider.token=",
         "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True", "--LabApp.expose_app_in_browser=True",
-        f"--LabApp.workspaces_dir={base / 'workspaces'}", "--allow-root",
+        f"--LabApp.workspaces_dir={base / 'workspaces'}", f"--LabApp.user_settings_dir={base / 'settings'}",
+        "--allow-root",
     ]
     environment = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "COURSE_EXCHANGE": str(base / "exchange"),
                    "JUPYTER_CONFIG_DIR": str(base / "jupyter-config"), "OMP_NUM_THREADS": "1"}

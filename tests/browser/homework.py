@@ -10,7 +10,8 @@ import json
 from pathlib import Path
 
 MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
-WRITTEN_ANSWER = "The derivative of tanh is 1 - tanh(x)^2, bounded by 1, so gradients never grow through it."
+WRITTEN_ANSWER = (r"The derivative is $\tanh'(x) = 1 - \tanh^2(x)$, at most 1, "
+                  "so gradients never grow through a tanh layer.")
 
 
 def solution_sources(source_notebook: Path) -> dict[str, str]:
@@ -60,3 +61,10 @@ def hidden_test_lines(source_notebook: Path) -> list[str]:
             elif hidden and line.strip() and not line.strip().startswith("#"):
                 lines.append(line.strip())
     return lines
+
+
+def automatic_points(source_notebook: Path) -> float:
+    """Points of the autograded test cells (the written answers are graded by hand)."""
+    return sum(float(cell["metadata"]["nbgrader"].get("points", 0))
+               for cell in json.loads(source_notebook.read_text())["cells"]
+               if cell.get("metadata", {}).get("nbgrader", {}).get("grade") and cell["cell_type"] == "code")

@@ -47,6 +47,6 @@ def test_lecture_runs_in_jupyterlab_as_stored(lecture, lab_server, new_page, sho
                 f"{shown['progressWidgets']} progress widget(s)")
         raw_bars = TEXT_PROGRESS_BAR.findall(shown["text"])
         assert not raw_bars, f"{lecture} cell {index}: progress bar shown as raw text: {raw_bars[:2]}"
-    page.locator(".jp-OutputArea-output img").last.scroll_into_view_if_needed() if any(
-        image_outputs(cell.get("outputs", [])) for cell in stored) else None
-    shots(page, "last-figure")
+    if any(image_outputs(cell.get("outputs", [])) for cell in stored):
+        page.locator(".jp-OutputArea-output img").last.scroll_into_view_if_needed()
+        shots(page, "last-figure")
