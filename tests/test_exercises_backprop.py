@@ -70,27 +70,12 @@ def _xavier(net):
             nn.init.zeros_(m.bias)
 
 
-class Built:
-    """An answer that is expensive to make (a trained model): built when its test runs, not at collection."""
-
-    def __init__(self, build):
-        self.build = build
-
-
-def _answer(value):
-    return value.build() if isinstance(value, Built) else value
-
-
-def _trained_quadrant_model():
-    torch.manual_seed(0)
-    X = torch.randn(1000, 2)
-    labels = (X[:, 0] * X[:, 1] > 0).long()
-    model = nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 2))
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.03)
-    for _ in range(300):
-        optimizer.zero_grad()
-        nn.functional.cross_entropy(model(X), labels).backward()
-        optimizer.step()
+def _quadrant_model():
+    """A right answer built by hand: |x1 + x2| - |x1 - x2| = 2 min(|x1|, |x2|) sign(x1 x2), as ReLUs."""
+    model = nn.Sequential(nn.Linear(2, 4, bias=False), nn.ReLU(), nn.Linear(4, 2, bias=False))
+    with torch.no_grad():
+        model[0].weight.copy_(torch.tensor([[1.0, 1.0], [-1.0, -1.0], [1.0, -1.0], [-1.0, 1.0]]))
+        model[2].weight.copy_(torch.tensor([[0.0, 0.0, 0.0, 0.0], [1.0, 1.0, -1.0, -1.0]]))
     return model
 
 
@@ -102,20 +87,20 @@ RIGHT_AND_WRONG = [
     (checks.check_input_gradients_through_time, _bptt_right, lambda xs, w: torch.ones(len(xs), dtype=torch.float64)),
     (checks.check_saved_bytes_relu, 4 * 256 * 1341, 4 * 256 * (841 + 10 * 100)),
     (checks.check_kaiming_init, _kaiming, _xavier),
-    (checks.check_quadrant_classifier, Built(_trained_quadrant_model), nn.Sequential(nn.Linear(2, 2))),
+    (checks.check_quadrant_classifier, _quadrant_model(), nn.Sequential(nn.Linear(2, 2))),
 ]
 IDS = [check.__name__ for check, _, _ in RIGHT_AND_WRONG]
 
 
 @pytest.mark.parametrize("check,right_answer,wrong_answer", RIGHT_AND_WRONG, ids=IDS)
 def test_right_answer_is_right(check, right_answer, wrong_answer, capsys):
-    assert check(_answer(right_answer)).status == "right"
+    assert check(right_answer).status == "right"
     assert capsys.readouterr().out.startswith("Right:")
 
 
 @pytest.mark.parametrize("check,right_answer,wrong_answer", RIGHT_AND_WRONG, ids=IDS)
 def test_wrong_answer_is_not_yet_with_a_reason(check, right_answer, wrong_answer, capsys):
-    verdict = check(_answer(wrong_answer))
+    verdict = check(wrong_answer)
     assert verdict.status == "wrong" and len(verdict.message) > 20
     assert capsys.readouterr().out.startswith("Not yet:")
 
