@@ -113,8 +113,10 @@ def grade_rows(course: Path, students: list[roster.Student]) -> list[GradeRow]:
             row = _grade_row(course, assignment, student_id, test_cells, max_points,
                              gradebook.get((assignment, student_id)), log.get(student_id), settings)
             if student_id in others:
-                if row.status == "missing":
-                    continue  # someone else's work for another assignment: not a row of this one
+                handed_in = ((assignment, student_id) in gradebook or (course / "submitted" / student_id / assignment)
+                             .is_dir() or (course / RECORDS / assignment / f"{student_id}.json").is_file())
+                if not handed_in:
+                    continue  # not rostered and nothing for this assignment: no row
                 row.detail = "; ".join(filter(None, ["not on the roster", row.detail]))
             rows.append(row)
     return rows
