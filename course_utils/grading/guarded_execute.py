@@ -34,7 +34,12 @@ USE_MAKE_AUTOGRADE = ("this course grades only with `make autograde` (python -m 
                       "which runs each submission in the grading sandbox with its tests guarded and writes "
                       "grades.csv; Formgrader's Autograde button and a bare `nbgrader autograde` would not. "
                       "Run `make autograde` in a terminal in the repository instead.")
-GUARD = "__import__('course_utils.grading.kernel_guard', fromlist=['_'])"
+GUARD = "__import__('sys').modules['course_utils.grading.kernel_guard']"
+# The first request imports the guard with the submission's folder off sys.path: a submitted
+# course_utils/ or torch.py must not stand in for the course's (sys.path is put back afterwards).
+GUARD_FIRST = ("(lambda sys, os: (lambda path: (sys.path.__setitem__(slice(None), [p for p in path if p not in "
+               "('', '.', os.getcwd())]), __import__('course_utils.grading.kernel_guard', fromlist=['_']), "
+               "sys.path.__setitem__(slice(None), path))[1])(list(sys.path)))(__import__('sys'), __import__('os'))")
 
 
 class GuardError(RuntimeError):
@@ -109,7 +114,7 @@ class GuardedExecute(Execute):
         if self._guard_plan is None:
             tests = {cell.metadata.nbgrader["grade_id"]: cell for cell in self.nb.cells if is_autograded_test(cell)}
             self._guard_plan = {grade_id: names_read_or_none(test.source) for grade_id, test in tests.items()}
-            self._guard(f"{GUARD}.install({instructor_imports(resources, self.nb)!r}, "
+            self._guard(f"{GUARD_FIRST}.install({instructor_imports(resources, self.nb)!r}, "
                         f"{ {k: v for k, v in self._guard_plan.items() if v is not None}!r})", index)
         test = is_autograded_test(cell)
         if test:

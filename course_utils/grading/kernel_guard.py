@@ -294,7 +294,7 @@ def _changes(undo: bool, exempt: frozenset = frozenset()) -> list[str]:
             from torch.utils._python_dispatch import _pop_mode
 
             _pop_mode()
-    return changed + sorted(set(hooks))
+    return sorted(set(hooks)) + changed
 
 
 # -- the shell's hooks, set aside during tests --------------------------------------------

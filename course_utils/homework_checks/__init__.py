@@ -71,6 +71,7 @@ def student_code(what: str, *, forbid: Iterable[str] = (), seconds: float | None
         raise ForbiddenCallError(_forbidden_message(what, name))
 
     torch_ops, functions = _split_forbidden(forbid)
+    guard = _GUARD  # taken now: the student's code cannot swap the hook that checks on it
     try:
         with contextlib.ExitStack() as stack:
             stack.enter_context(warnings.catch_warnings())
@@ -84,8 +85,8 @@ def student_code(what: str, *, forbid: Iterable[str] = (), seconds: float | None
             stack.enter_context(_time_limit(seconds, what))
             yield
     finally:
-        if _GUARD is not None:  # while grading: what the student's code changed is undone and reported
-            _GUARD(what)
+        if guard is not None:  # while grading: what the student's code changed is undone and reported
+            guard(what)
     if calls:
         raise ForbiddenCallError(_forbidden_message(what, calls[0]))
 

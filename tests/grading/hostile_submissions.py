@@ -179,7 +179,12 @@ for name, module in list(sys.modules.items()):
 torch.equal = lambda *args, **kwargs: True
 torch.allclose = lambda *args, **kwargs: True
 torch.autograd.gradcheck = lambda *args, **kwargs: True
+"""
+
+REPLACE_BUILTINS = """\
+import builtins
 builtins.isinstance = lambda *args: True
+builtins.abs = lambda value: 0
 """
 
 # Called inside the tests: replaces the checks' helpers and torch's comparisons the first time it runs.
@@ -308,6 +313,10 @@ def _replaced_set_up(assignment):
     return as_file(add_cell(notebook, fake, index=0), assignment)
 
 
+def _replaced_builtins(assignment):
+    return as_file(add_cell(wrong(assignment), REPLACE_BUILTINS), assignment)
+
+
 def _patched_while_tested(assignment):
     notebook = wrong(assignment)
     return as_file(add_cell(notebook, PATCH_WHILE_TESTED, index=first_answer_index(notebook) + 1), assignment)
@@ -377,6 +386,8 @@ HOSTILE = [
             "the instructor's checks"),
     Hostile("hidden_tracebacks", _hidden_tracebacks, "graded", 0,
             "InteractiveShell.showtraceback overridden to hide failures: put back while the tests run"),
+    Hostile("replaces_builtins", _replaced_builtins, "failed", 0,
+            "builtins.isinstance replaced: that breaks the kernel's own messaging, so no test can run"),
     Hostile("patches_while_tested", _patched_while_tested, "flagged", 0,
             "the answers, when the tests call them, replace the checks' helpers, torch's comparisons and set a "
             "trace function: undone at once, the tests fail on the originals, and a person reviews it"),
