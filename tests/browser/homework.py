@@ -68,3 +68,10 @@ def automatic_points(source_notebook: Path) -> float:
     return sum(float(cell["metadata"]["nbgrader"].get("points", 0))
                for cell in json.loads(source_notebook.read_text())["cells"]
                if cell.get("metadata", {}).get("nbgrader", {}).get("grade") and cell["cell_type"] == "code")
+
+
+def total_points(source_notebook: Path) -> float:
+    """Points of every graded cell: the tests and the written answers."""
+    return sum(float(cell["metadata"]["nbgrader"].get("points", 0))
+               for cell in json.loads(source_notebook.read_text())["cells"]
+               if cell.get("metadata", {}).get("nbgrader", {}).get("grade"))
