@@ -236,10 +236,17 @@ def check_repr(obj):
     print(repr(obj))
 
 
+def check_tanh_backward(backward):
+    """My own quick check, under the name the notebook's test cell uses."""
+    print("my check:", backward(torch.ones(2), torch.zeros(2)))
+
+
 expected = torch.tensor([0.0, 0.7615941559557649], dtype=torch.float64)
 assert_tensor_close(tanh_forward(torch.tensor([0.0, 1.0], dtype=torch.float64)), expected)
 check_properties(torch.randn(3, 4))
 """
+
+OWN_CHECK_AFTER_BACKWARD = "check_tanh_backward(tanh_backward)\n"
 
 TOP_LEVEL_NAMES = """\
 x = torch.linspace(-3, 3, 7)
@@ -295,8 +302,8 @@ TANH_HONEST = [
     Honest("t_future_annotations", "tanh", lambda hw: submission(hw, {"tanh_forward": TANH_FORWARD_FUTURE}),
            "from __future__ import annotations and type hints"),
     Honest("t_own_helpers_named_like_tests", "tanh", lambda hw: submission(hw, cells_after={
-        "tanh_forward": [OWN_HELPERS]}),
-           "own helpers called assert_tensor_close, check_properties, check_repr"),
+        "tanh_forward": [OWN_HELPERS], "tanh_backward": [OWN_CHECK_AFTER_BACKWARD]}),
+           "own helpers called assert_tensor_close, check_properties, check_repr, check_tanh_backward"),
     Honest("t_top_level_names", "tanh", lambda hw: submission(hw, cells_after={
         "tanh_backward": [TOP_LEVEL_NAMES]}, last=[TOP_LEVEL_NAMES]),
            "top-level x, y, grad, expected, result, output, grad_output"),
