@@ -85,8 +85,14 @@ class UnixUsers:
         self.groups.append(name)
         return name
 
-    def add(self, prefix: str = "user", groups: Iterable[str] = ()) -> UnixUser:
-        """A new user ``<prefix><6 hex digits>`` with a home folder, in ``groups`` (which must exist)."""
+    def add(self, prefix: str = "user", groups: Iterable[str] = (), private_home: bool = True) -> UnixUser:
+        """A new user ``<prefix><6 hex digits>`` with a home folder, in ``groups`` (which must exist).
+
+        The home folder is private (0700), as on a class's server: with
+        Debian's defaults (UMASK 022) ``useradd -m`` makes it 0755, and any
+        student could read another's homework and nbgrader's cached copy of
+        their submission.
+        """
         name = _unique(prefix)
         command = ["useradd", "--create-home", "--shell", "/bin/sh", "--user-group"]
         groups = list(groups)
@@ -98,6 +104,8 @@ class UnixUsers:
         entry = pwd.getpwnam(name)
         user = UnixUser(name, entry.pw_uid, entry.pw_gid, Path(entry.pw_dir))
         self.users.append(user)
+        if private_home:
+            user.home.chmod(0o700)
         return user
 
     def remove_all(self) -> list[str]:

@@ -129,9 +129,13 @@ def test_a_class_through_the_exchange(unix_users):
             f"[assignments.{ASSIGNMENT}]\ndue = {due.isoformat(timespec='seconds')}\n")
         os.chown(course / "course.toml", instructor.uid, instructor.gid)
 
-        # Students cannot see each other's submissions: inbound/ cannot be listed.
+        # Students cannot see each other's submissions: inbound/ cannot be listed, and alice's working copy
+        # and nbgrader's cached copy of her submission are in her private home.
         inbound = exchange / "deep-learning-course" / "inbound"
         assert bob.run(["ls", str(inbound)], check=False).returncode != 0
+        assert bob.run(["cat", str(alice.home / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")], check=False).returncode != 0
+        cached = list((alice.home / ".local" / "share" / "jupyter" / "nbgrader_cache").rglob("*.ipynb"))
+        assert cached and bob.run(["cat", str(cached[0])], check=False).returncode != 0
 
         output = grading_as(instructor, course, "collect", env=env)
         assert "2 submission(s)" in output and "no submission yet: carol" in output, output
