@@ -154,6 +154,10 @@ def import_zip(course: Path, zip_path: Path, roster: list[Student], assignment: 
         problems.append((entry.path, f"{student.student_id}: {why}"))
     log_rows = []
     for student_id, found in sorted(notebooks.items()):
+        copies = ""
+        if len(found) > 1 and len({data for _, data in found}) == 1:  # the same notebook uploaded twice
+            copies = f" (identical to {', '.join(entry.path for entry, _ in found[:-1])})"
+            found = found[-1:]
         if len(found) > 1:
             names = ", ".join(entry.path for entry, _ in found)
             why = (f"{student_id}: {len(found)} notebooks ({names}); none imported: copy the one to grade to "
@@ -168,7 +172,7 @@ def import_zip(course: Path, zip_path: Path, roster: list[Student], assignment: 
         if entry.late:
             report.late.append(student_id)
         renamed = f" as {target_name}" if PurePosixPath(entry.file_name).name != target_name else ""
-        log_rows.append(_log_row(student_id, entry, "imported", f"{entry.file_name}{renamed}"))
+        log_rows.append(_log_row(student_id, entry, "imported", f"{entry.file_name}{renamed}{copies}"))
     for path, why in problems:
         log_rows.append({"student_id": "", "lms_id": "", "lms": "", "status": "not imported", "late": "",
                          "file": path, "detail": why})

@@ -67,6 +67,7 @@ def canvas_graded(released, tmp_path_factory) -> tuple[Path, str, Path]:
     archive = tmp_path_factory.mktemp("canvas") / "submissions.zip"
     with zipfile.ZipFile(archive, "w") as zip_file:
         zip_file.writestr("leeann_LATE_1001_9001_first.ipynb", notebook_with(course, RIGHT))
+        zip_file.writestr("leeann_LATE_1001_9009_first-1.ipynb", notebook_with(course, RIGHT))  # the same, again
         zip_file.writestr("vanderbergben_1002_9002_My Homework-1.ipynb", notebook_with(course, RIGHT))
         zip_file.writestr("odedan_1004_9004_first.ipynb", notebook_with(course, RIGHT))
         zip_file.writestr("odedan_1004_9005_scratch.ipynb", notebook_with(course, WRONG))
@@ -154,6 +155,7 @@ def test_every_file_not_imported_is_reported_by_name(canvas_graded):
     assert logged["strangerzed_4242_9008_first.ipynb"]["status"] == "not imported"
     assert logged["vanderbergben_1002_9002_My Homework-1.ipynb"]["detail"] == (
         f"My Homework-1.ipynb as {ASSIGNMENT}.ipynb")
+    assert "identical to leeann_LATE_1001_9001_first.ipynb" in logged["leeann_LATE_1001_9009_first-1.ipynb"]["detail"]
     assert sorted(path.name for path in (course / "submitted").iterdir()) == ["ann", "ben", "eve"]
     assert (course / "submitted" / "ben" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").is_file()
 
