@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import shutil
 import tarfile
 import tomllib
@@ -28,7 +27,7 @@ PACKAGE = "course_utils"
 GRADING = f"{PACKAGE}.grading"  # the instructor's machinery
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",
            "BEGIN MARK SCHEME", "END MARK SCHEME")
-FORBIDDEN_NAMES = ("gradebook.db", "source", "autograded", "submitted", "feedback", "nbgrader_config.py.bak")
+FORBIDDEN_NAMES = ("gradebook.db", "source", "autograded", "submitted", "feedback")  # files, folders
 MIN_SECRET_LINE = 20  # shorter lines ("return x", "else:") are no secret
 
 
