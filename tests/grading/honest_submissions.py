@@ -237,7 +237,7 @@ def check_repr(obj):
 
 
 def check_tanh_backward(backward):
-    """My own quick check, under the name the notebook's test cell uses."""
+    # my own quick check, under the name the notebook's test cell uses
     print("my check:", backward(torch.ones(2), torch.zeros(2)))
 
 
