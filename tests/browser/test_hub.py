@@ -6,9 +6,10 @@ users with ``course_hub.py add-users`` (as an instructor would), starts the hub
 with ``course_hub.py start`` (what ``make hub`` runs) on a copy of the course,
 and then, in the browser:
 
-1. the instructor logs in and releases the homework from a terminal;
-2. the student logs in, sees homework 1 in the *Assignments* tab, fetches it,
-   writes the answers, validates and submits;
+1. the instructor logs in and, from a terminal, releases the homework and
+   fills the shared notMNIST cache (``course_hub.py fetch-data``);
+2. the student logs in, sees the homework in the *Assignments* tab, fetches
+   homework 1, writes the answers, validates and submits;
 3. the instructor collects and autogrades (the course's sandboxed pipeline),
    opens the submission in Formgrader (in its JupyterLab tab, framed by the
    instructor's own server), grades the written answer by hand, releases
@@ -148,13 +149,19 @@ class Terminal:
         self.screen.wait_for()
         time.sleep(1)
 
-    def run(self, shell_command: str, shots, step: str) -> str:
+    def start(self, shell_command: str, step: str):
+        """Type ``shell_command`` into the terminal; returns what :meth:`wait` needs."""
         self.count += 1
         output = self.hub.folder / "logs" / f"{self.count:02d}-{step}"
         self.page.evaluate("(id) => window.jupyterapp.shell.activateById(id)", self.id)
         self.screen.click()
         self.page.keyboard.type(f'cd "$COURSE_ROOT" && {{ {shell_command} ; }} > {output}.log 2>&1; '
                                 f'echo $? > {output}.rc\n')
+        return shell_command, output
+
+    def wait(self, started, shots, step: str) -> str:
+        """Wait until the command finished; fail with its output unless it exited 0."""
+        shell_command, output = started
         deadline = time.monotonic() + STEP_TIMEOUT_S
         rc = Path(f"{output}.rc")
         while not rc.exists() or not rc.read_text().strip():
@@ -164,6 +171,9 @@ class Terminal:
         text = Path(f"{output}.log").read_text()
         assert rc.read_text().strip() == "0", f"{shell_command} failed:\n{text[-3000:]}"
         return text
+
+    def run(self, shell_command: str, shots, step: str) -> str:
+        return self.wait(self.start(shell_command, step), shots, step)
 
 
 def assignment_list(page, shots, step):
@@ -188,9 +198,14 @@ def test_a_class_on_the_hub_end_to_end(hub_class, new_page, shots):
     teacher = new_page()
     log_in(teacher, hub, hub.instructor, hub.passwords[hub.instructor], shots)
     terminal = Terminal(teacher, hub)
-    terminal.run("python -m course_utils.grading release", shots, "instructor-release")
-    # ... fills the shared notMNIST cache once, for every student's lecture 07
-    terminal.run(f"python {COURSE_HUB} fetch-data", shots, "instructor-fetch-data")
+    # ... and fills the shared notMNIST cache once, for every student's lecture 07,
+    release = terminal.start(f"python -m course_utils.grading release && python {COURSE_HUB} fetch-data",
+                             "instructor-release-and-fetch-data")
+
+    # 2. while the student logs in (their server starts).
+    learner = new_page()
+    log_in(learner, hub, hub.student, hub.passwords[hub.student], shots)
+    terminal.wait(release, shots, "instructor-release-and-fetch-data")
     data = hub.folder / "data"
     assert (data / "notMNIST_small" / "A").is_dir()
     assert all(path.stat().st_mode & 0o004 for path in data.rglob("*")), "students cannot read the cache"
@@ -198,9 +213,7 @@ def test_a_class_on_the_hub_end_to_end(hub_class, new_page, shots):
     # solutions and hidden tests: not even listable for students
     assert not (hub.course / "assignments").stat().st_mode & 0o007
 
-    # 2. The student: Assignments tab, fetch, answer, validate, submit.
-    learner = new_page()
-    log_in(learner, hub, hub.student, hub.passwords[hub.student], shots)
+    # The student: Assignments tab, fetch, answer, validate, submit.
     assert learner.locator("#jp-mainmenu-nbgrader li[data-command='nbgrader:open-formgrader']").count() == 0
     assignment_list(learner, shots, "student-assignments")
     released = learner.locator("#released_assignments_list > .list_item")
@@ -233,8 +246,8 @@ def test_a_class_on_the_hub_end_to_end(hub_class, new_page, shots):
     shots(learner, "student-submitted")
 
     # 3. The instructor collects and autogrades with the course's pipeline (sandboxed).
-    terminal.run("python -m course_utils.grading collect", shots, "instructor-collect")
-    graded = terminal.run("python -m course_utils.grading autograde", shots, "instructor-autograde")
+    graded = terminal.run("python -m course_utils.grading collect && python -m course_utils.grading autograde",
+                          shots, "instructor-collect-and-autograde")
     points = automatic_points(source)
     assert re.search(rf"{HOMEWORK}/{hub.student}: \w+ {points:g}/{points:g} ", graded), (
         f"the solved homework did not get all {points:g} automatic points:\n{graded[-2000:]}")
@@ -272,8 +285,8 @@ def test_a_class_on_the_hub_end_to_end(hub_class, new_page, shots):
     formgrader.locator(".score-saved:visible").first.wait_for(timeout=30_000)
     shots(teacher, "formgrader-manual-grade")
 
-    terminal.run("python -m course_utils.grading feedback", shots, "instructor-feedback")
-    terminal.run("python -m course_utils.grading export", shots, "instructor-export")
+    terminal.run("python -m course_utils.grading feedback && python -m course_utils.grading export",
+                 shots, "instructor-feedback-and-export")
     rows = [row for row in csv.DictReader(open(hub.course / "assignments" / "grades.csv"))
             if row["student_id"] == hub.student and row["assignment"] == HOMEWORK]
     assert rows, "grades.csv has no row for the student's homework 1"
