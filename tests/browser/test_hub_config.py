@@ -1,0 +1,69 @@
+"""deploy/jupyterhub/jupyterhub_config.py as JupyterHub loads it (no root, no browser needed)."""
+from __future__ import annotations
+
+import json
+import types
+
+import pytest
+from traitlets.config.loader import PyFileConfigLoader
+
+from lab_pages import ROOT
+
+HUB = ROOT / "deploy" / "jupyterhub"
+
+
+def load_hub_config(monkeypatch, **environment):
+    for name in ("HUB_IP", "HUB_PORT", "COURSE_ROOT", "COURSE_INSTRUCTORS_GROUP"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    return PyFileConfigLoader("jupyterhub_config.py", path=str(HUB)).load_config()
+
+
+def test_hub_listens_on_loopback_port_8000_by_default(monkeypatch):
+    """Is a hub started without settings reachable from this machine only?"""
+    config = load_hub_config(monkeypatch)
+    assert (config.JupyterHub.ip, config.JupyterHub.port) == ("127.0.0.1", 8000)
+    assert config.JupyterHub.hub_ip == "127.0.0.1"
+    assert config.ConfigurableHTTPProxy.api_url == "http://127.0.0.1:8001"
+
+
+def test_hub_ip_and_port_are_honoured(monkeypatch):
+    """Do HUB_IP and HUB_PORT move the hub's pages, and its API and the proxy's along?"""
+    config = load_hub_config(monkeypatch, HUB_IP="0.0.0.0", HUB_PORT="9000")
+    assert (config.JupyterHub.ip, config.JupyterHub.port) == ("0.0.0.0", 9000)
+    assert config.JupyterHub.hub_port == 9081
+    assert config.ConfigurableHTTPProxy.api_url == "http://127.0.0.1:9001"
+
+
+def test_every_server_runs_the_course_environment_and_logs_in_with_pam(monkeypatch):
+    config = load_hub_config(monkeypatch)
+    assert config.Spawner.cmd == [str(ROOT / ".venv" / "bin" / "jupyterhub-singleuser")]
+    assert config.JupyterHub.authenticator_class == "pam"
+    assert config.JupyterHub.spawner_class == "localprocess"
+
+
+@pytest.mark.parametrize("instructor", [False, True])
+def test_roles_start_where_they_work_with_their_settings(monkeypatch, instructor):
+    """Does a student start at home with the student settings, an instructor in the course?"""
+    config = load_hub_config(monkeypatch, COURSE_INSTRUCTORS_GROUP="no-such-group-for-tests")
+    hook = config.Spawner.pre_spawn_hook
+    monkeypatch.setitem(hook.__globals__, "is_instructor", lambda name: instructor)
+    spawner = types.SimpleNamespace(user=types.SimpleNamespace(name="someone"), environment={},
+                                    notebook_dir=None, log=types.SimpleNamespace(info=lambda *args: None))
+    hook(spawner)
+    role = "instructor" if instructor else "student"
+    assert spawner.notebook_dir == (str(ROOT) if instructor else "~")
+    assert spawner.environment["JUPYTER_CONFIG_PATH"] == str(HUB / "roles" / role)
+    assert spawner.environment["PATH"].startswith(str(ROOT / ".venv" / "bin"))
+
+
+def test_only_instructors_get_formgrader_and_only_their_servers_may_be_framed():
+    student = json.loads((HUB / "roles" / "student" / "jupyter_server_config.json").read_text())["ServerApp"]
+    instructor = json.loads((HUB / "roles" / "instructor" / "jupyter_server_config.json").read_text())["ServerApp"]
+    assert student["jpserver_extensions"]["nbgrader.server_extensions.formgrader"] is False
+    assert instructor["jpserver_extensions"]["nbgrader.server_extensions.formgrader"] is True
+    assert "tornado_settings" not in student  # JupyterHub's frame-ancestors 'none' stays
+    assert instructor["tornado_settings"]["headers"]["Content-Security-Policy"] == "frame-ancestors 'self'"
+    disabled = json.loads((HUB / "roles" / "student" / "labconfig" / "page_config.json").read_text())
+    assert disabled["disabledExtensions"]["@jupyter/nbgrader:formgrader"] is True
