@@ -124,7 +124,7 @@ def test_release_holds_no_solution_and_no_hidden_test(graded):
     assert len(lines["hidden"]) > 20 and len(lines["solution"]) > 10  # the search has something to find
     secret = lines["hidden"] + lines["solution"]
     for index, cell in enumerate(released.cells):
-        for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
+        for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "MARK SCHEME"):
             assert marker not in cell.source, f"cell {index} of the release holds {marker!r}"
         cell_lines = {line.strip() for line in cell.source.splitlines()}
         leaked = [line for line in secret if line in cell_lines]
@@ -196,3 +196,17 @@ def test_feedback_tells_the_student_what_to_fix(graded):
     text = page_text(course / "feedback" / "naive_formula" / ASSIGNMENT / f"{ASSIGNMENT}.html")
     assert "tanh_forward(x) in torch.float32 is wrong at x = -10000.0: got nan" in text
     assert "overflowed" in text
+
+
+def test_graders_see_the_mark_scheme_and_students_do_not(graded):
+    """Does the graded notebook (what Formgrader shows) carry the written answers' mark scheme, and no
+    release or feedback page?"""
+    course, results = graded
+    scheme = "**Question 2 (2 points).**"
+    graded_notebook = course / "autograded" / "blank" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"  # restored from the gradebook
+    assert scheme in graded_notebook.read_text(encoding="utf-8")
+    assert scheme not in (course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text(encoding="utf-8")
+    for student in results:
+        text = page_text(course / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html")
+        assert "MARK SCHEME" not in text and scheme not in text, student
+
