@@ -1,0 +1,29 @@
+"""Is the grading machinery layered, each module above what it calls, and apart from what notebooks import?"""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+# module -> the grading modules it must not import (those above it)
+LAYERS = {
+    "course_utils.grading.nbgrader_run": ["submission", "parallel", "pipeline"],
+    "course_utils.grading.submission": ["parallel", "pipeline"],
+    "course_utils.grading.parallel": ["pipeline"],
+    "course_utils.homework_checks": ["nbgrader", "course_utils.grading"],
+    "course_utils.homework_checks.tanh": ["nbgrader", "course_utils.grading"],
+    "course_utils.homework_checks.augmentation": ["nbgrader", "course_utils.grading"],
+}
+
+
+@pytest.mark.parametrize("module", sorted(LAYERS))
+def test_a_layer_imports_nothing_above_it(module):
+    """Imported alone in a fresh interpreter, does the module leave the layers above it (and, for the
+    checks that notebooks import, all grading machinery) unimported?"""
+    above = [name if "." in name else f"course_utils.grading.{name}" for name in LAYERS[module]]
+    code = (f"import sys, {module}\n"
+            f"print([name for name in sys.modules if any(name == a or name.startswith(a + '.') for a in {above!r})])")
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert output.returncode == 0, output.stderr
+    assert output.stdout.strip() == "[]", f"{module} imports {output.stdout.strip()}"
