@@ -11,90 +11,14 @@ Every step of a test is screenshotted into ``tests/browser/screenshots/<test>/``
 from __future__ import annotations
 
 import os
-import shutil
-import signal
-import socket
 import subprocess
-import sys
-import tempfile
-import time
-import urllib.error
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-from lab_pages import ROOT
+from course_servers import (BIN, CHROMIUM_ARGS, SCREENSHOTS, LabServer, Screenshots, chromium_executable,
+                            copy_course, free_port, release_course, stop, wait_for_http)
 
-BIN = Path(sys.executable).parent
-SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-
-# --no-sandbox: the tests run as root in CI, where chromium's sandbox refuses to
-# start. The rest keep a headless browser quiet and off the network.
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-    "--disable-background-networking", "--disable-component-update",
-    "--disable-default-apps", "--disable-sync", "--no-first-run",
-    "--metrics-recording-only", "--disable-domain-reliability",
-]
-
-
-def chromium_executable() -> str | None:
-    candidates = [os.environ.get("COURSE_CHROMIUM"), "/usr/bin/chromium",
-                  shutil.which("chromium"), shutil.which("chromium-browser")]
-    return next((c for c in candidates if c and os.access(c, os.X_OK)), None)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for_http(url: str, process: subprocess.Popen, log: Path, timeout: float = 90,
-                  any_status: bool = True) -> None:
-    """Wait until ``url`` answers (with any HTTP status, or 200 only); fail with the log if ``process`` dies."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args[0]} exited ({process.returncode}):\n{log.read_text()[-3000:]}")
-        try:
-            urllib.request.urlopen(url, timeout=5)
-            return
-        except urllib.error.HTTPError:
-            if any_status:
-                return
-            time.sleep(0.3)
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError(f"{url} did not answer within {timeout} s:\n{log.read_text()[-3000:]}")
-
-
-def stop(process: subprocess.Popen) -> None:
-    """Stop a server started in its own process group, and everything it started."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
-class Screenshots:
-    """Numbered screenshots of one test's steps: ``shots(page, "validated")``."""
-
-    def __init__(self, folder: Path):
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
-        self.folder, self.count = folder, 0
-
-    def __call__(self, page, step: str) -> Path:
-        self.count += 1
-        path = self.folder / f"{self.count:02d}-{step}.png"
-        page.screenshot(path=str(path), full_page=False)
-        return path
 
 
 @pytest.fixture
@@ -132,51 +56,6 @@ def new_page(browser):
     yield open_page
     for context in contexts:
         context.close()
-
-
-def release_course(course_copy: Path, exchange: Path) -> None:
-    """Release the homework of the course copy with the course's own command."""
-    environment = {**os.environ, "COURSE_EXCHANGE": str(exchange), "PATH": f"{BIN}:{os.environ['PATH']}"}
-    subprocess.run([sys.executable, "-m", "course_utils.grading", "release"], cwd=course_copy,
-                   env=environment, check=True, capture_output=True, text=True)
-
-
-def copy_course(destination: Path) -> Path:
-    """A working copy of what ``make lab`` serves: lectures, the course root, its config.
-
-    JupyterLab autosaves open notebooks, so the tests never serve the repository.
-    """
-    destination.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(ROOT / "lectures", destination / "lectures",
-                    ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    shutil.copytree(ROOT / "assignments", destination / "assignments",
-                    ignore=shutil.ignore_patterns("release", "submitted", "autograded", "feedback",
-                                                  "gradebook.db", ".grading", "*.csv", ".ipynb_checkpoints"))
-    shutil.copy(ROOT / "nbgrader_config.py", destination / "nbgrader_config.py")
-    return destination
-
-
-class LabServer:
-    def __init__(self, url: str, root: Path):
-        self.url, self.root = url, root
-
-    def open(self, page, path: str):
-        """Open ``path`` (relative to the server root) in JupyterLab and wait until it is up."""
-        page.goto(f"{self.url}/lab/tree/{path}?reset")
-        wait_for_lab(page, path)
-        return page
-
-
-def wait_for_lab(page, path: str = "") -> None:
-    """Wait until JupyterLab started and, for a notebook, until it is open with its cells loaded."""
-    page.wait_for_function("window.jupyterapp !== undefined", timeout=120_000)
-    page.evaluate("() => window.jupyterapp.started")
-    if path.endswith(".ipynb"):
-        page.wait_for_function(
-            """(path) => { const w = window.jupyterapp.shell.currentWidget;
-                        return w && w.context && w.context.isReady && w.context.path.endsWith(path)
-                               && w.content.widgets.length > 0; }""",
-            arg=path.rsplit("/", 1)[-1], timeout=120_000)
 
 
 @pytest.fixture(scope="session")

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN, SCREENSHOTS, copy_course, free_port, stop, wait_for_http
+from course_servers import BIN, SCREENSHOTS, copy_course, free_port, stop, wait_for_http
 from homework import automatic_points, hidden_test_lines, solution_cells, total_points
 from lab_pages import ROOT, save, set_cell_source
 
@@ -48,6 +48,9 @@ def why_no_hub() -> str | None:
                if shutil.which(tool) is None]
     if missing:
         return f"the hub test needs {', '.join(missing)}"
+    if subprocess.run(["unshare", "--mount", "true"], capture_output=True).returncode != 0:
+        # course_hub.py start needs it where Python lives in a private folder (pyenv under /root)
+        return "the hub test needs mount namespaces (unshare --mount), which this machine refuses"
     return None
 
 
