@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 
 from nbgrader import utils
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
@@ -28,6 +29,9 @@ from traitlets import Integer, Unicode
 from .kernel_guard import HIDDEN_BEGIN, MARKER, names_read
 
 METADATA_KEY = "course_grading"
+# The grading pipeline gives each nbgrader run a fresh token (--GuardedExecute.run_token=...; this
+# variable is the fallback for a caller that cannot pass it on the command line).
+TOKEN_ENV = "COURSE_GRADING_TOKEN"
 # What Formgrader's own Autograde button (and a bare `nbgrader autograde`) say: they would run the
 # submission in an ordinary kernel, outside the sandbox, and write no grades.csv row.
 USE_MAKE_AUTOGRADE = ("this course grades only with `make autograde` (python -m course_utils.grading autograde), "
@@ -93,21 +97,22 @@ def instructor_imports(resources, nb) -> str:
 class GuardedExecute(Execute):
     """nbgrader's Execute; every autograded test cell runs against the originals of what it relies on."""
 
-    run_token = Unicode("", help="Printed back by the guard's report, to tell it from anything else "
-                                 "the notebook prints").tag(config=True)
+    run_token = Unicode(help="This run's token (else $COURSE_GRADING_TOKEN), returned with the guard's "
+                             "report; without one, nothing is graded").tag(config=True)
 
     guard_timeout = Integer(300, help="Seconds the guard's own requests may take (installing it imports "
                                       "torch and what it imports lazily)").tag(config=True)
 
     def preprocess(self, nb, resources=None, km=None):
-        if not self.run_token:
+        self._token = self.run_token or os.environ.get(TOKEN_ENV, "")
+        if not self._token:
             raise GuardError(USE_MAKE_AUTOGRADE)
         self._guard_plan = None
         self._guard_report = None
         nb, resources = super().preprocess(nb, resources, km=km)
         if self._guard_report is None:
             raise GuardError("the grading guard did not report: the notebook ran no cell")
-        resources[METADATA_KEY] = {"token": self.run_token, **self._guard_report}
+        resources[METADATA_KEY] = {"token": self._token, **self._guard_report}
         return nb, resources
 
     def preprocess_cell(self, cell, resources, index):
@@ -124,7 +129,7 @@ class GuardedExecute(Execute):
         if test:
             self._guard(f"{GUARD}.exit_test({grade_id!r}, {visible_part(cell.source)!r})", index)
         if index == len(self.nb.cells) - 1:
-            self._guard_report = self._read_report(self._guard(f"{GUARD}.report({self.run_token!r})", index))
+            self._guard_report = self._read_report(self._guard(f"{GUARD}.report({self._token!r})", index))
         return cell, resources
 
     def _guard(self, expression: str, index: int):
@@ -155,9 +160,10 @@ class GuardedExecute(Execute):
             raise GuardError(f"the grading guard's reply could not be read: {failure}") from None
 
     def _read_report(self, report) -> dict:
-        if not (isinstance(report, str) and report.startswith(f"{MARKER} {self.run_token} ")):
+        prefix = f"{MARKER} {self._token} "
+        if not (isinstance(report, str) and report.startswith(prefix)):
             raise GuardError("the grading guard did not report")
-        report = json.loads(report[len(f"{MARKER} {self.run_token} "):])
+        report = json.loads(report[len(prefix):])
         return {"flags": list(report.get("flags", [])), "notes": list(report.get("notes", []))}
 
 

@@ -26,6 +26,7 @@ from course_utils.grading import sandbox
 from course_utils.grading.pipeline import GradingOptions, autograde, release
 from course_utils.grading.sandbox import Limits, NoUserNamespaces, sandbox_runtime
 
+COURSE_CONFIG = Path(__file__).resolve().parents[2] / "assignments" / "nbgrader_config.py"
 # Small limits keep the fork bomb and the memory hog quick.
 TEST_LIMITS = Limits(memory_bytes=512 << 20, cpu_seconds=60, processes=64,
                      file_bytes=16 << 20, tmp_bytes=16 << 20)
@@ -479,7 +480,9 @@ def autograded_course(tmp_path_factory):
     Returns (course, {student: result}, protected folders before, after).
     """
     course = tmp_path_factory.mktemp("nbgrader-course")
-    (course / "nbgrader_config.py").write_text(f"c = get_config()\nc.CourseDirectory.root = {str(course)!r}\n")
+    # The course's settings (its grading preprocessors), with this folder as the root.
+    (course / "nbgrader_config.py").write_text(f"c = get_config()\nload_subconfig({str(COURSE_CONFIG)!r})\n"
+                                               f"c.CourseDirectory.root = {str(course)!r}\n")
     write_notebook(course / "source" / "hw" / "hw.ipynb")
     submissions = {
         "alice": (SQUARE, CUBE),
