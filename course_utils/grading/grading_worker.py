@@ -1,26 +1,28 @@
 """Long-lived grading processes: nbgrader imported once, warm sandboxed kernels.
 
-``make autograde`` grades each submission in a new nbgrader process (≈2 s of
-imports) with a new kernel (≈3-4 s of imports: IPython, torch, torchvision).
-Here a batch keeps one worker process per thread of its pool
-(:class:`WarmWorkers`, ``grade`` is the batch's ``grade_one``). A worker
-(``python -m course_utils.grading.grading_worker COURSE``) grades one
-submission at a time with :func:`course_utils.grading.pipeline.grade_submission`,
-unchanged, except that the nbgrader step runs in the worker itself
+An nbgrader process per submission costs ≈2 s of imports, and a fresh kernel
+≈3-4 s more (IPython, torch, torchvision) before the first test runs. So
+:func:`course_utils.grading.pipeline.autograde` (``make autograde``) keeps one
+worker process per thread of its batch (:class:`WarmWorkers`, whose ``grade``
+is the batch's ``grade_one``). A worker (``python -m
+course_utils.grading.grading_worker COURSE``) grades one submission at a time
+with :func:`course_utils.grading.submission.grade_submission`, unchanged,
+except that the nbgrader step runs in the worker itself
 (:func:`run_autograde_in_process`: nbgrader's ``AutogradeApp``, the same
-command-line arguments, configuration and exit status) and that its
-``Execute`` preprocessor is :class:`~course_utils.grading.warm_kernels.WarmExecute`,
-whose kernels come from the worker's
-:class:`~course_utils.grading.warm_kernels.WarmKernelPool`: started ahead,
-sandboxed, one per submission. Each submission still gets its private copy of
-the gradebook (the batch's ``--CourseDirectory.db_url``), merged by the batch.
+command-line arguments, configuration and exit status) and that the course's
+``Execute`` preprocessor (the guarded one) takes its kernel from the worker's
+:class:`~course_utils.grading.warm_kernels.WarmKernelPool`
+(:func:`~course_utils.grading.warm_kernels.warm_execute_class`): started
+ahead, sandboxed, one per submission. Each submission still gets its private
+copy of the gradebook (the batch's ``--CourseDirectory.db_url``), merged by
+the batch.
 
 With ``COURSE_SANDBOX=off`` the worker keeps nbgrader in-process but starts an
 ordinary kernel per submission (nbgrader's own ``Execute``).
 
 Protocol (one JSON object a line): the batch sends ``{"assignment",
 "student", "options"}`` on the worker's stdin; the worker answers on its
-stdout with the :class:`~course_utils.grading.pipeline.SubmissionResult` as a
+stdout with the :class:`~course_utils.grading.submission.SubmissionResult` as a
 dict, or ``{"error": ...}`` if grading itself broke.
 """
 from __future__ import annotations
@@ -40,9 +42,11 @@ import time
 import traceback
 from pathlib import Path
 
-from . import pipeline, sandbox
+from . import nbgrader_run, sandbox, submission
+from .layout import points, source_notebooks
 from .nbgrader_cli import SKIPPED_MODULES
-from .pipeline import GradingOptions, SubmissionResult
+from .nbgrader_run import GradingError, GradingOptions, NbgraderTimeout, nbgrader_environment
+from .submission import SubmissionResult
 
 NBGRADER_MODULE = "course_utils.grading.nbgrader_cli"
 BACKSTOP_SECONDS = 120.0  # after submission_seconds: the worker itself is stuck
@@ -67,7 +71,7 @@ class WarmWorkers:
         self._lock = threading.Lock()
 
     def grade(self, assignment: str, student: str, options: GradingOptions) -> SubmissionResult:
-        env = pipeline.nbgrader_environment(options)
+        env = nbgrader_environment(options)
         worker = getattr(self._local, "worker", None)
         if worker is None or not worker.usable(env):
             if worker is not None:
@@ -164,14 +168,13 @@ def _stopped_with_nbgrader_runs(process: subprocess.Popen):
     kills them. (Through that function's private set, until the batch takes a
     stop hook: see the report of issue 19.)
     """
-    runs = sys.modules[pipeline.stop_running_nbgrader.__module__]
-    with runs._running_lock:
-        runs._running.add(process)
+    with nbgrader_run._running_lock:
+        nbgrader_run._running.add(process)
     try:
         yield
     finally:
-        with runs._running_lock:
-            runs._running.discard(process)
+        with nbgrader_run._running_lock:
+            nbgrader_run._running.discard(process)
 
 
 def _options_to_json(options: GradingOptions) -> dict:
@@ -185,8 +188,8 @@ def _result_without_grade(course: Path, assignment: str, student: str, status: s
     auto_max, manual_max = 0.0, 0.0
     import nbformat
 
-    for path in pipeline.source_notebooks(course, assignment):
-        auto, manual = pipeline.points(nbformat.read(path, as_version=4))
+    for path in source_notebooks(course, assignment):
+        auto, manual = points(nbformat.read(path, as_version=4))
         auto_max += sum(auto.values())
         manual_max += manual
     return SubmissionResult(student, assignment, status, auto_max=auto_max, manual_max=manual_max,
@@ -194,40 +197,18 @@ def _result_without_grade(course: Path, assignment: str, student: str, status: s
 
 
 def warm_workers_unavailable(options: GradingOptions = GradingOptions()) -> str | None:
-    """Why warm workers cannot grade here (then grade as :func:`pipeline.autograde` does), or None.
+    """Why warm workers cannot grade here (then each submission gets its own nbgrader run), or None.
 
     Warm kernels join their sandbox's namespaces, which needs root; a kernel
     named in the options is started by nbgrader, not forked. With the sandbox
     off, workers still run nbgrader in-process, with fresh ordinary kernels.
+    :func:`course_utils.grading.pipeline.autograde` asks this before it uses them.
     """
     if options.kernel_name:
         return f"the options name a kernel ({options.kernel_name}), which nbgrader starts itself"
     if sandbox.sandbox_enabled() and os.geteuid() != 0:
         return "warm sandboxed kernels need root (they join their sandbox's namespaces)"
     return None
-
-
-def warm_autograde(course, jobs: int = 1, options: GradingOptions = GradingOptions()) -> list[SubmissionResult]:
-    """:func:`course_utils.grading.pipeline.autograde` with warm workers: same batch, same grades.csv."""
-    from .parallel import grade_batch
-
-    course = Path(course).resolve()
-    try:
-        sandbox.check_options(options)
-    except (sandbox.SandboxUnavailable, ValueError) as error:
-        raise pipeline.GradingError(str(error)) from None
-    why_not = warm_workers_unavailable(options)
-    if why_not:
-        raise pipeline.GradingError(f"cannot grade with warm workers: {why_not}")
-    submissions = pipeline.find_submissions(course)
-    known = set(pipeline.assignment_names(course))
-    unreleased = sorted({a for a, _ in submissions} & known - pipeline._gradebook_assignments(course))
-    if unreleased:
-        pipeline.release(course, unreleased, options)
-    with WarmWorkers(course) as workers:
-        results = grade_batch(course, submissions, workers.grade, jobs=jobs, options=options)
-    pipeline.write_grades_csv(course / "grades.csv", results, gradebook=course / "gradebook.db")
-    return results
 
 
 # -- the worker's side ----------------------------------------------------------------------
@@ -239,12 +220,12 @@ class _Timeout(BaseException):
 
 def run_autograde_in_process(course: Path, command: list[str], options: GradingOptions = GradingOptions(),
                              seconds: float | None = None, *, pool=None) -> subprocess.CompletedProcess:
-    """Run ``nbgrader autograde ...`` (a :func:`pipeline.nbgrader_command`) in this process.
+    """Run ``nbgrader autograde ...`` (an :func:`.nbgrader_run.nbgrader_command`) in this process.
 
     Same arguments and configuration as the command line (``nbgrader_config.py``
     of ``course``), same exit status (1 when nbgrader fails); the log is the
     output. With a ``pool``, notebooks run in its warm kernels. After
-    ``seconds`` the run is stopped and :class:`pipeline.NbgraderTimeout`
+    ``seconds`` the run is stopped and :class:`.nbgrader_run.NbgraderTimeout`
     raised. Main thread only (the time limit is an alarm signal).
     """
     if command[1:4] != ["-m", NBGRADER_MODULE, "autograde"]:
@@ -277,7 +258,7 @@ def run_autograde_in_process(course: Path, command: list[str], options: GradingO
     except SystemExit as exit_:
         returncode = exit_.code if isinstance(exit_.code, int) else 1
     except _Timeout:
-        raise pipeline.NbgraderTimeout(f"nbgrader still running after {seconds:g} s") from None
+        raise NbgraderTimeout(f"nbgrader still running after {seconds:g} s") from None
     except Exception:  # nbgrader's command line would die with a traceback: so does this run
         log.write(traceback.format_exc())
         returncode = 1
@@ -307,7 +288,7 @@ def warm_preprocessors(preprocessors, pool) -> list:
         else:
             replaced.append(preprocessor)
     if not found:
-        raise pipeline.GradingError(f"no Execute preprocessor among Autograde.autograde_preprocessors: {preprocessors}")
+        raise GradingError(f"no Execute preprocessor among Autograde.autograde_preprocessors: {preprocessors}")
     return replaced
 
 
@@ -330,13 +311,12 @@ def serve(course: Path) -> None:
         def run_nbgrader(course, command, options=GradingOptions(), seconds=None):
             return run_autograde_in_process(course, command, options, seconds, pool=pool)
 
-        # This process is a worker: every nbgrader run of grade_submission is in-process.
-        sys.modules[pipeline.grade_submission.__module__].run_nbgrader = run_nbgrader
+        submission.run_nbgrader = run_nbgrader  # this process is a worker: grade_submission's run is in-process
         for line in requests:
             request = json.loads(line)
             try:
                 options = GradingOptions(**{**request["options"], "nbgrader_args": tuple(request["options"]["nbgrader_args"])})
-                result = pipeline.grade_submission(course, request["assignment"], request["student"], options)
+                result = submission.grade_submission(course, request["assignment"], request["student"], options)
                 answer = dataclasses.asdict(result)
                 answer["cell_scores"] = dict(result.cell_scores)
             except Exception:

@@ -195,8 +195,17 @@ def _become_kernel(request: dict) -> None:
     sys.argv = [ipykernel.kernelapp.__file__, "-f", request["connection_file"], *KERNEL_ARGS]
     sys.path[0] = cwd  # as `python -m ipykernel_launcher` run in cwd has it
     app = ipykernel.kernelapp.IPKernelApp.instance()
-    app.initialize(sys.argv[1:])
-    app.start()
+    try:
+        app.initialize(sys.argv[1:])
+        app.start()
+    finally:
+        # What the interpreter does at exit, as a kernel started by `python -m ipykernel_launcher`
+        # would: wait for non-daemon threads, run the exit handlers (then the caller's os._exit).
+        import atexit
+        import threading
+
+        threading._shutdown()
+        atexit._run_exitfuncs()
 
 
 def _drop_capabilities() -> None:

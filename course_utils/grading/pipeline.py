@@ -61,7 +61,8 @@ def release(course: Path, assignments: Iterable[str] | None = None,
     return names
 
 
-def autograde(course: Path, jobs: int = 1, options: GradingOptions = GradingOptions()) -> list[SubmissionResult]:
+def autograde(course: Path, jobs: int = 1, options: GradingOptions = GradingOptions(),
+              warm: bool = True) -> list[SubmissionResult]:
     """Grade every submission and write ``grades.csv``; returns the results, sorted.
 
     Assignments that the gradebook does not know yet are released first.
@@ -69,6 +70,10 @@ def autograde(course: Path, jobs: int = 1, options: GradingOptions = GradingOpti
     :mod:`course_utils.grading.sandbox` unless ``COURSE_SANDBOX=off``; a
     submission unchanged since it was last graded is not graded again, and an
     interrupted run resumes where it stopped (:mod:`course_utils.grading.parallel`).
+    With ``warm`` (where :func:`.grading_worker.warm_workers_unavailable` allows)
+    the batch's workers are long-lived processes whose kernels are started ahead
+    (:mod:`course_utils.grading.grading_worker`); otherwise each submission gets
+    its own nbgrader run and kernel. The grades are the same.
     """
     try:
         sandbox.check_options(options)
@@ -89,7 +94,13 @@ def autograde(course: Path, jobs: int = 1, options: GradingOptions = GradingOpti
         print(f"{outcome.assignment}/{outcome.student}: {outcome.status} {outcome.auto_score:g}/"
               f"{outcome.auto_max:g} ({how}){'  ' + outcome.detail if outcome.detail else ''}", flush=True)
 
-    results = grade_batch(course, submissions, grade, jobs=jobs, options=options, report=report)
+    from .grading_worker import WarmWorkers, warm_workers_unavailable  # it builds on the lower layers
+
+    if warm and warm_workers_unavailable(options) is None:
+        with WarmWorkers(course) as workers:
+            results = grade_batch(course, submissions, workers.grade, jobs=jobs, options=options, report=report)
+    else:
+        results = grade_batch(course, submissions, grade, jobs=jobs, options=options, report=report)
     write_grades_csv(course / "grades.csv", results, gradebook=course / "gradebook.db")
     return results
 

@@ -7,10 +7,11 @@ Builds a throwaway copy of the course with homework 1 (tanh) released and
 wrong), then grades a fresh copy of the same submissions in one run with each of:
 
 ``plain``      one ``nbgrader autograde tanh`` process for all, no sandbox (what nbgrader alone does)
-``pipeline1``  the course's pipeline, JOBS=1: an nbgrader process and a fresh sandboxed kernel per submission
+``pipeline1``  the course's pipeline without warm workers (``autograde(warm=False)``), JOBS=1: an
+               nbgrader process and a fresh sandboxed kernel per submission (make autograde until issue 19)
 ``pipelineN``  the same with JOBS=N
-``warm1``      warm workers (course_utils.grading.grading_worker), JOBS=1: nbgrader in-process,
-               kernels forked from a zygote that imported torch, each in its own sandbox, started ahead
+``warm1``      ``make autograde`` JOBS=1: warm workers (course_utils.grading.grading_worker), nbgrader
+               in-process, kernels forked from a zygote that imported torch, each in its own sandbox, started ahead
 ``warmN``      the same with JOBS=N
 
 It prints seconds (and CPU seconds) per submission and each run's speed-up
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import io
 import os
 import resource
@@ -38,7 +40,6 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from course_utils.grading.grading_worker import warm_autograde  # noqa: E402
 from course_utils.grading.pipeline import (GradingOptions, autograde, nbgrader_command,  # noqa: E402
                                            nbgrader_environment, read_grades_csv, release)
 
@@ -201,7 +202,7 @@ def _run(args, runs: list[str]) -> int:
                 timings[run] = timed_plain_nbgrader(course, options)
                 grades[run] = plain_scores(course)
             else:
-                grade = warm_autograde if run.startswith("warm") else autograde
+                grade = functools.partial(autograde, warm=run.startswith("warm"))
                 timings[run] = timed_autograde(course, jobs, options, grade)
                 csvs[run] = (course / "grades.csv").read_bytes()
                 grades[run] = {row["student"]: float(row["auto_score"]) for row in read_grades_csv(course / "grades.csv")}
@@ -222,7 +223,7 @@ def _run(args, runs: list[str]) -> int:
 
 
 def _label(run: str, jobs: int) -> str:
-    return {"plain": "plain nbgrader", "pipeline1": "make autograde JOBS=1", "pipelineN": f"make autograde JOBS={jobs}",
+    return {"plain": "plain nbgrader", "pipeline1": "fresh kernels JOBS=1", "pipelineN": f"fresh kernels JOBS={jobs}",
             "warm1": "warm workers JOBS=1", "warmN": f"warm workers JOBS={jobs}"}[run]
 
 

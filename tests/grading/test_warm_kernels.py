@@ -2,10 +2,10 @@
 fresh and as confined as a kernel started for its submission alone?
 
 The pool is tested directly (one kernel per question), then whole batches of
-the tiny course of conftest.py go through the warm workers (as
-``grading_worker.warm_autograde`` grades them) and through today's pipeline:
-the same grades.csv, and nothing one submission does reaches the next one
-graded by the same worker. Root and bubblewrap are needed (make autograde's
+the tiny course of conftest.py go through the warm workers (as ``make
+autograde`` grades) and with a fresh nbgrader run and kernel per submission
+(``autograde(warm=False)``): the same grades.csv, and nothing one submission
+does reaches the next one graded by the same worker. Root and bubblewrap are needed (make autograde's
 sandbox); the speed is measured by ``benchmark_autograde.py``, not here.
 """
 from __future__ import annotations
@@ -19,7 +19,6 @@ import nbformat
 import pytest
 
 from course_utils.grading import sandbox
-from course_utils.grading.grading_worker import warm_autograde
 from course_utils.grading.pipeline import GradingOptions, autograde, read_grades_csv, release
 from course_utils.grading.warm_kernels import WarmKernelPool
 
@@ -240,12 +239,13 @@ def released(make_tiny_course, make_submission):
 
 @pytest.fixture(scope="module")
 def graded(released, tmp_path_factory):
-    """The same submissions graded by one warm worker and by today's pipeline (JOBS=1 each)."""
+    """The same submissions graded by one warm worker (make autograde) and with a fresh nbgrader run and
+    kernel each (``warm=False``), JOBS=1 each."""
     runs = {}
-    for name, grade in (("warm", warm_autograde), ("pipeline", autograde)):
+    for name, warm in (("warm", True), ("pipeline", False)):
         course = tmp_path_factory.mktemp(name) / "assignments"
         shutil.copytree(released, course)
-        results = grade(course, jobs=1, options=GradingOptions(timeout=CELL_TIMEOUT))
+        results = autograde(course, jobs=1, options=GradingOptions(timeout=CELL_TIMEOUT), warm=warm)
         runs[name] = (course, {result.student: result for result in results})
     return runs
 
