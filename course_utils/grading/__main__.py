@@ -2,7 +2,7 @@
 
     release          release/ from source/ (and to the exchange, when there is one)
     collect          submissions from the exchange, or from an LMS zip (--zip)
-    autograde        grade submitted/ in the sandbox; grades.csv of the graded submissions
+    autograde        grade submitted/ in the sandbox, then export (grades.csv, grades_wide.csv)
     feedback         feedback/ pages (and to the exchange, when there is one)
     export           grades.csv and grades_wide.csv from the gradebook
     student-edition  dist/student/: what students get, without solutions or hidden tests
@@ -150,9 +150,9 @@ def _autograde(course: Path, args) -> int:
     _prepare_gradebook(course)
     results = autograde(course, jobs=args.jobs, options=_options(args))
     ungraded = [r for r in results if r.status != "graded"]
-    print(f"{len(results)} submission(s), {len(ungraded)} not graded; grades in {course / 'grades.csv'} "
-          "(make export adds the roster, late penalties and hand grading, and grades_wide.csv)")
-    return 0
+    print(f"{len(results)} submission(s) graded now or before, {len(ungraded)} without a grade")
+    # grades.csv always has one format: the export's (roster, late penalties, hand grading, reviewed flags).
+    return _export(course, args)
 
 
 def _feedback(course: Path, args) -> int:

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from course_utils.grading import sandbox
+from course_utils.grading.export import write_grades
 from course_utils.grading.parallel import BATCH_ENV, STATE, batch_processes
 from course_utils.grading.pipeline import GradingOptions, autograde, release
 
@@ -71,6 +72,7 @@ def one_worker(submitted, tmp_path_factory) -> Path:
     results = autograde(course, jobs=1, options=OPTIONS)
     assert [r.status for r in results] == ["graded", "graded", "graded", "failed", "failed"]
     assert [r.auto_score for r in results] == [2, 1, 0, 0, 0]
+    write_grades(course)  # what the command line does after grading
     return course
 
 
