@@ -252,7 +252,7 @@ def test_a_class_on_the_hub_end_to_end(hub_class, new_page, shots):
     graded = terminal.run("python -m course_utils.grading collect && python -m course_utils.grading autograde",
                           shots, "instructor-collect-and-autograde")
     points = automatic_points(source)
-    assert re.search(rf"{HOMEWORK}/{hub.student}: \w+ {points:g}/{points:g} ", graded), (
+    assert re.search(rf"{HOMEWORK}/{hub.student}: graded {points:g}/{points:g} ", graded), (
         f"the solved homework did not get all {points:g} automatic points:\n{graded[-2000:]}")
 
     # Formgrader in its JupyterLab tab (an iframe of the instructor's own server). Only
