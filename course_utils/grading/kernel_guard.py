@@ -408,7 +408,9 @@ def enter_test(grade_id: str) -> None:
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.set_grad_enabled(True)
-        torch.set_default_dtype(_state["default_dtype"])
+        # torch imported by the student after the guard was installed starts with float32, its default
+        recorded = _state["default_dtype"]
+        torch.set_default_dtype(recorded if recorded is not None else torch.float32)
     _state.update(test=grade_id, saved=(saved_names, saved_hooks))
 
 
