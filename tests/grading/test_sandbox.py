@@ -418,7 +418,7 @@ CUBE = "def cube(x):\n    ### BEGIN SOLUTION\n    return x ** 3\n    ### END SOL
 TEST_SQUARE = ('"""Does square work?"""\nassert square(3) == 9\n'
                "### BEGIN HIDDEN TESTS\nassert square(-2) == 4  # HIDDEN-MARKER\n### END HIDDEN TESTS")
 TEST_CUBE = '"""Does cube work?"""\nassert cube(2) == 8'
-CELL_TIMEOUT = 10  # seconds; slow's endless cell costs this much
+CELL_TIMEOUT = 30  # seconds; slow's endless cell costs this much, and mallory's attacks need it on a loaded machine
 
 HOSTILE = '''
 import ctypes, os, socket, time
@@ -521,6 +521,8 @@ def test_timeout_interrupts_the_cell_and_grading_goes_on(autograded_course):
 def test_hostile_submission_is_contained(autograded_course):
     """Does every attack fail, and do the solution, release and submissions stay unchanged?"""
     course, results, before, after = autograded_course
+    # Graded to the end (the driver's tamper check may flag it for a person: it imports ctypes).
+    assert results["mallory"].status in {"graded", "flagged"}, results["mallory"]
     nb = nbformat.read(course / "autograded" / "mallory" / "hw" / "hw.ipynb", as_version=4)
     printed = "".join(o.get("text", "") for o in nb.cells[0].outputs)
     attempts = dict(line.split(" contained ") for line in printed.splitlines() if " contained " in line)
@@ -529,5 +531,3 @@ def test_hostile_submission_is_contained(autograded_course):
     assert after == before
     assert sorted(p.name for p in (course / "autograded" / "mallory" / "hw").iterdir()) == ["hw.ipynb"]
     assert not (course / "autograded" / "mallory" / "hw" / "hw.ipynb").is_symlink()
-    # Graded to the end (the driver's tamper check may flag it for a person: it imports ctypes).
-    assert results["mallory"].status in {"graded", "flagged"}, results["mallory"]
