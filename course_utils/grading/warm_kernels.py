@@ -316,6 +316,10 @@ def _remove_cgroups(folders: list[Path], seconds: float = 10.0) -> None:
             time.sleep(0.02)
 
 
+#: Kernels a submission may go through before its first cell runs (see WarmExecute._ready_kernel).
+READY_ATTEMPTS = 3
+
+
 class WarmExecute(Execute):
     """nbgrader's ``Execute`` that runs each notebook in a kernel from :attr:`kernel_pool`, then discards it.
 
@@ -331,9 +335,8 @@ class WarmExecute(Execute):
     def preprocess(self, nb, resources=None, km=None):
         if self.kernel_pool is None:
             raise RuntimeError("WarmExecute needs a kernel pool: use warm_execute_class(Execute, pool)")
-        kernel = self.kernel_pool.take()
+        kernel = self._ready_kernel(resources["metadata"]["path"])
         try:
-            _run_silently(kernel.manager, kernel.receive(resources["metadata"]["path"]), self.startup_timeout)
             return super().preprocess(nb, resources, km=kernel.manager)
         finally:
             if getattr(self, "kc", None) is not None:
@@ -342,6 +345,27 @@ class WarmExecute(Execute):
                 self.kc = None
             self.km = None
             kernel.discard()
+
+
+    def _ready_kernel(self, workdir: str) -> WarmKernel:
+        """A kernel from the pool, moved into ``workdir`` and answering.
+
+        A kernel that dies before it answers (seen rarely on a loaded machine:
+        "Kernel died before replying to kernel_info") has run none of the
+        submission's code, so it is never the student's doing: it is replaced,
+        up to :data:`READY_ATTEMPTS` kernels in all.
+        """
+        for attempt in range(1, READY_ATTEMPTS + 1):
+            kernel = self.kernel_pool.take()
+            try:
+                _run_silently(kernel.manager, kernel.receive(workdir), self.startup_timeout)
+                return kernel
+            except Exception as error:
+                kernel.discard()
+                if attempt == READY_ATTEMPTS:
+                    raise
+                self.log.warning("a warm kernel was not ready (%s); using the next one", error)
+        raise AssertionError("unreachable")
 
 
 def warm_execute_class(base: type, pool: WarmKernelPool) -> type:

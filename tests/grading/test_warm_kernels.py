@@ -20,7 +20,7 @@ import pytest
 
 from course_utils.grading import sandbox
 from course_utils.grading.pipeline import GradingOptions, autograde, read_grades_csv, release
-from course_utils.grading.warm_kernels import WarmKernelPool
+from course_utils.grading.warm_kernels import WarmKernelPool, warm_execute_class
 
 ASSIGNMENT = "homework"
 RIGHT = 42
@@ -207,6 +207,34 @@ def test_kernel_is_used_once(pool, course_folder):
         kernel.discard()
     assert not kernel.manager.has_kernel
     assert not kernel.folder.exists()
+
+
+def test_a_kernel_that_dies_before_answering_is_replaced(pool, course_folder):
+    """Is a kernel that died before the submission's first cell ("Kernel died before replying to
+    kernel_info") replaced by the next one, instead of failing the submission?"""
+    from jupyter_core.utils import run_sync
+    from nbgrader.preprocessors import Execute
+
+    dead = pool.take()
+    run_sync(dead.manager.shutdown_kernel)(now=True)
+
+    class PoolWithADeadKernel:
+        def __init__(self):
+            self.given = []
+
+        def take(self):
+            self.given.append(pool.take() if self.given else dead)
+            return self.given[-1]
+
+    handing_out = PoolWithADeadKernel()
+    execute = warm_execute_class(Execute, handing_out)()
+    kernel = execute._ready_kernel(str(course_folder / "autograded" / "alice" / ASSIGNMENT))
+    try:
+        assert handing_out.given == [dead, kernel]
+        assert run(kernel, "print(open('data.txt').read())") == "alice's data"
+    finally:
+        kernel.discard()
+    assert not dead.folder.exists()
 
 
 def test_kernel_only_takes_a_folder_below_autograded(pool, course_folder):
