@@ -1,10 +1,10 @@
 """Lecture 2's self-checks: right for a right answer, not yet (with a reason) for a wrong one,
 not attempted for the placeholder."""
 import numpy as np
-import pytest
 import torch
 
 from course_utils.exercises import autograd as checks
+from selfcheck_contract import contract_tests
 
 
 def _sgd_right(params, lr):
@@ -50,25 +50,8 @@ RIGHT_AND_WRONG = [
     (checks.check_jacobian_by_backward, _jacobian_right, _jacobian_accumulating),
     (checks.check_rescaled_lr_max, 2 / np.linalg.eigvalsh(2 / 4 * np.array([[30.0, 20.0], [20.0, 30.0]])).max(), 0.001327),
 ]
-IDS = [check.__name__ for check, _, _ in RIGHT_AND_WRONG]
-
-
-@pytest.mark.parametrize("check,right_answer,wrong_answer", RIGHT_AND_WRONG, ids=IDS)
-def test_right_answer_is_right(check, right_answer, wrong_answer, capsys):
-    assert check(right_answer).status == "right"
-    assert capsys.readouterr().out.startswith("Right:")
-
-
-@pytest.mark.parametrize("check,right_answer,wrong_answer", RIGHT_AND_WRONG, ids=IDS)
-def test_wrong_answer_is_not_yet_with_a_reason(check, right_answer, wrong_answer, capsys):
-    verdict = check(wrong_answer)
-    assert verdict.status == "wrong" and len(verdict.message) > 20
-    assert capsys.readouterr().out.startswith("Not yet:")
-
-
-@pytest.mark.parametrize("check", [c for c, _, _ in RIGHT_AND_WRONG], ids=IDS)
-def test_placeholder_is_not_attempted(check):
-    assert check(...).status == "not attempted"
+test_right_answer_is_right, test_wrong_answer_is_not_yet_with_a_reason, test_placeholder_is_not_attempted = (
+    contract_tests(RIGHT_AND_WRONG))
 
 
 def test_plain_numpy_call_fails_on_a_tensor_that_requires_grad_and_is_reported():

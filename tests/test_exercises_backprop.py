@@ -2,11 +2,11 @@
 not attempted for the placeholder."""
 import math
 
-import pytest
 import torch
 from torch import nn
 
 from course_utils.exercises import backprop as checks
+from selfcheck_contract import contract_tests
 
 
 class TanhRight:
@@ -89,25 +89,8 @@ RIGHT_AND_WRONG = [
     (checks.check_kaiming_init, _kaiming, _xavier),
     (checks.check_quadrant_classifier, _quadrant_model(), nn.Sequential(nn.Linear(2, 2))),
 ]
-IDS = [check.__name__ for check, _, _ in RIGHT_AND_WRONG]
-
-
-@pytest.mark.parametrize("check,right_answer,wrong_answer", RIGHT_AND_WRONG, ids=IDS)
-def test_right_answer_is_right(check, right_answer, wrong_answer, capsys):
-    assert check(right_answer).status == "right"
-    assert capsys.readouterr().out.startswith("Right:")
-
-
-@pytest.mark.parametrize("check,right_answer,wrong_answer", RIGHT_AND_WRONG, ids=IDS)
-def test_wrong_answer_is_not_yet_with_a_reason(check, right_answer, wrong_answer, capsys):
-    verdict = check(wrong_answer)
-    assert verdict.status == "wrong" and len(verdict.message) > 20
-    assert capsys.readouterr().out.startswith("Not yet:")
-
-
-@pytest.mark.parametrize("check", [c for c, _, _ in RIGHT_AND_WRONG], ids=IDS)
-def test_placeholder_is_not_attempted(check):
-    assert check(...).status == "not attempted"
+test_right_answer_is_right, test_wrong_answer_is_not_yet_with_a_reason, test_placeholder_is_not_attempted = (
+    contract_tests(RIGHT_AND_WRONG))
 
 
 def test_linear_backward_names_the_wrong_gradient():

@@ -1,9 +1,9 @@
 """Lecture 1's self-checks: does each say right for a right answer, not yet (with a reason) for a wrong one,
 and not attempted for the untouched placeholder, without printing the answer?"""
-import pytest
 import torch
 
 from course_utils.exercises import tensors as checks
+from selfcheck_contract import contract_tests
 
 
 def _fill_right(x):
@@ -25,25 +25,8 @@ RIGHT_AND_WRONG = [
     (checks.check_matmul_shapes, ((7, 5, 2), (4,)), ((7, 1, 2), (4,))),
     (checks.check_matmul_growth, 3, 2),
 ]
-IDS = [check.__name__ for check, _, _ in RIGHT_AND_WRONG]
-
-
-@pytest.mark.parametrize("check,right_answer,wrong_answer", RIGHT_AND_WRONG, ids=IDS)
-def test_right_answer_is_right(check, right_answer, wrong_answer, capsys):
-    assert check(right_answer).status == "right"
-    assert capsys.readouterr().out.startswith("Right:")
-
-
-@pytest.mark.parametrize("check,right_answer,wrong_answer", RIGHT_AND_WRONG, ids=IDS)
-def test_wrong_answer_is_not_yet_with_a_reason(check, right_answer, wrong_answer, capsys):
-    verdict = check(wrong_answer)
-    assert verdict.status == "wrong" and len(verdict.message) > 20
-    assert capsys.readouterr().out.startswith("Not yet:")
-
-
-@pytest.mark.parametrize("check", [c for c, _, _ in RIGHT_AND_WRONG], ids=IDS)
-def test_placeholder_is_not_attempted(check):
-    assert check(...).status == "not attempted"
+test_right_answer_is_right, test_wrong_answer_is_not_yet_with_a_reason, test_placeholder_is_not_attempted = (
+    contract_tests(RIGHT_AND_WRONG))
 
 
 def test_messages_do_not_give_the_answer_away():
