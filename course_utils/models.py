@@ -56,9 +56,9 @@ class NotMNISTNet(nn.Module):
     Layout: one block per entry of ``channels`` (two by default: 28 -> 14 -> 7
     pixels), each ``convs_per_block`` times ``conv 3x3 -> BatchNorm -> ReLU``
     and then ``max-pool 2``; then dropout, a hidden layer of ``hidden`` ReLU
-    units, dropout, and the output layer. The defaults (one convolution per
-    block) are lecture 07's first CNN; its final model, :data:`RECIPE`, has
-    two convolutions per block.
+    units, dropout, and the output layer. ``convs_per_block`` is one count for
+    every block or one count per block. The defaults (one convolution per
+    block) are lecture 07's first CNN; its final model uses :data:`RECIPE`.
     """
 
     def __init__(
@@ -67,7 +67,7 @@ class NotMNISTNet(nn.Module):
         std: float = 0.5,
         *,
         channels: Sequence[int] = (16, 32),
-        convs_per_block: int = 1,
+        convs_per_block: Union[int, Sequence[int]] = 1,
         hidden: int = 256,
         dropout: float = 0.2,
         num_classes: int = NUM_CLASSES,
@@ -75,14 +75,16 @@ class NotMNISTNet(nn.Module):
         super().__init__()
         if not std > 0:
             raise ValueError(f"std must be positive, got {std}")
-        if convs_per_block < 1:
-            raise ValueError(f"convs_per_block must be at least 1, got {convs_per_block}")
+        counts = [convs_per_block] * len(channels) if isinstance(convs_per_block, int) else list(convs_per_block)
+        if len(counts) != len(channels) or min(counts, default=1) < 1:
+            raise ValueError(f"convs_per_block must be at least 1, or one such count per entry of channels "
+                             f"{tuple(channels)}; got {convs_per_block}")
         self.register_buffer("mean", torch.tensor(float(mean)))
         self.register_buffer("std", torch.tensor(float(std)))
         blocks = []
         in_channels = 1
-        for out_channels in channels:
-            for _ in range(convs_per_block):
+        for out_channels, count in zip(channels, counts):
+            for _ in range(count):
                 blocks += [
                     nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1),
                     nn.BatchNorm2d(out_channels),
@@ -100,6 +102,9 @@ class NotMNISTNet(nn.Module):
             nn.Dropout(dropout),
             nn.Linear(hidden, num_classes),
         )
+        # Convolution weights stored channels-last (N x H x W x C in memory):
+        # the same numbers, but CPU convolutions run about a quarter faster.
+        self.features.to(memory_format=torch.channels_last)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 3:  # N x 28 x 28, as load_notmnist returns: add the channel axis
@@ -211,9 +216,9 @@ def random_affine(
 
 #: Lecture 07's final recipe, chosen on validation data (see train_notmnist_model).
 RECIPE = dict(
-    channels=(16, 32), convs_per_block=2, hidden=256, dropout=0.2,  # the network
+    channels=(16, 32), convs_per_block=(1, 2), hidden=256, dropout=0.2,  # the network
     degrees=12.0, shift=0.1, scale=(0.9, 1.1),  # augmentation (random_affine)
-    label_smoothing=0.1, lr=3e-3, batch_size=64, num_epochs=12,  # training
+    label_smoothing=0.1, lr=3e-3, weight_decay=0.0, batch_size=64, num_epochs=10,  # training
 )
 
 
@@ -235,7 +240,9 @@ def train_notmnist_model(
     ``build_notmnist_model(train_images, channels, convs_per_block, hidden,
     dropout)``, normalised with ``train_images``' statistics; every training
     batch augmented by :func:`random_affine`; cross-entropy with label
-    smoothing; Adam with a one-cycle schedule peaking at ``lr``; shuffled
+    smoothing; Adam (``AdamW``: ``weight_decay`` shrinks every weight a little
+    at each step, apart from the gradient) with a one-cycle schedule peaking
+    at ``lr``; shuffled
     batches of ``batch_size`` for ``num_epochs`` epochs. ``seed`` fixes the
     initial weights, the batch order and the augmentation.
 
@@ -264,7 +271,7 @@ def train_notmnist_model(
         val_set = TensorDataset(torch.as_tensor(val_images, dtype=torch.float32),
                                 torch.as_tensor(val_labels, dtype=torch.int64))
         val_loader = DataLoader(val_set, batch_size=1000)
-    optimizer = torch.optim.Adam(model.parameters(), lr=recipe["lr"])
+    optimizer = torch.optim.AdamW(model.parameters(), lr=recipe["lr"], weight_decay=recipe["weight_decay"])
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=recipe["lr"], total_steps=max(1, recipe["num_epochs"] * len(train_loader)))
 
@@ -294,7 +301,9 @@ def export_model(model: nn.Module, path: Union[str, os.PathLike]) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    frozen = copy.deepcopy(model).cpu().eval()
+    # Weights in the default memory layout: a .pt2 file stores each weight as
+    # one plain block, and torch.export warns about channels-last ones.
+    frozen = copy.deepcopy(model).cpu().eval().to(memory_format=torch.contiguous_format)
     example = torch.rand(2, IMAGE_SIZE, IMAGE_SIZE)
     batch = torch.export.Dim("batch")
     program = torch.export.export(frozen, (example,), dynamic_shapes=({0: batch},))

@@ -1,4 +1,5 @@
 """NotMNISTNet, build_notmnist_model, the augmentations, the recipe, export/load: the model's contract."""
+import copy
 import warnings
 from pathlib import Path
 
@@ -120,6 +121,28 @@ def test_two_convolutions_per_block():
     assert model.eval()(torch.rand(3, 28, 28)).shape == (3, 10)
     with pytest.raises(ValueError, match="convs_per_block"):
         NotMNISTNet(convs_per_block=0)
+
+
+def test_one_count_of_convolutions_per_block():
+    """convs_per_block=(1, 2): one convolution before the first pooling, two before the second."""
+    model = NotMNISTNet(convs_per_block=(1, 2))
+    convs = [m for m in model.features if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels) for c in convs] == [(1, 16), (16, 32), (32, 32)]
+    assert model.eval()(torch.rand(3, 28, 28)).shape == (3, 10)
+    for wrong in [(1,), (1, 2, 1), (1, 0)]:
+        with pytest.raises(ValueError, match="one such count per entry of channels"):
+            NotMNISTNet(convs_per_block=wrong)
+
+
+def test_convolution_weights_are_channels_last_and_give_the_same_logits(images):
+    """The channels-last layout is a speed-up only: the same weights in the default layout give the same logits."""
+    torch.manual_seed(0)
+    model = NotMNISTNet(convs_per_block=(1, 2)).eval()
+    conv = model.features[4]  # 16 -> 32 channels (the first, 1 -> 16, looks the same in both layouts)
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last) and not conv.weight.is_contiguous()
+    plain = copy.deepcopy(model).to(memory_format=torch.contiguous_format)
+    assert plain.features[4].weight.is_contiguous()
+    torch.testing.assert_close(model(images), plain(images), atol=1e-5, rtol=1e-4)
 
 
 # ------------------------------------------------------------------ random_affine
