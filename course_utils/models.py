@@ -218,7 +218,7 @@ def random_affine(
 RECIPE = dict(
     channels=(16, 32), convs_per_block=(1, 2), hidden=256, dropout=0.2,  # the network
     degrees=12.0, shift=0.1, scale=(0.9, 1.1),  # augmentation (random_affine)
-    label_smoothing=0.1, lr=3e-3, weight_decay=0.0, batch_size=64, num_epochs=10,  # training
+    label_smoothing=0.1, lr=3e-3, weight_decay=0.0, batch_size=64, num_epochs=20,  # training
 )
 
 

@@ -63,16 +63,31 @@ def test_every_candidate_is_a_valid_change_of_the_recipe(script):
 
 
 def test_one_fold_of_one_epoch_runs_and_reports(script, notmnist_archive, capsys):
-    """The whole procedure on the generated archive (200 letters): validation, retraining, test, summary."""
+    """The lecture's procedure on the generated archive (200 letters): train, validate, test once, summary."""
     assert script.main([str(notmnist_archive), "--folds", "0", "--set", "num_epochs=1"]) == 0
     out = capsys.readouterr().out
-    assert "num_epochs=1" in out
+    assert "num_epochs=1" in out and "retrained" not in out
     line = re.search(r"fold 0: validation \d+\.\d\d% \((\d+) images, trained on (\d+) in \d+ s\); "
-                     r"retrained on 160 in \d+ s: test \d+\.\d\d% \(40 images\)", out)
+                     r"test \d+\.\d\d% \(40 images\)", out)
     assert line, out
     validation, train = int(line[1]), int(line[2])
     assert validation + train == 160 and 0.15 < validation / 160 < 0.25
     assert re.search(r"pooled over 40 test images: \d+\.\d\d% ± \d+\.\d\d%", out), out
+
+
+def test_retrain_tests_a_model_trained_on_train_and_validation(script, notmnist_archive, capsys, monkeypatch):
+    sizes = []
+    real_train = script.train_notmnist_model
+
+    def spy(images, labels, *args, **kwargs):
+        sizes.append(len(labels))
+        return real_train(images, labels, *args, **kwargs)
+
+    monkeypatch.setattr(script, "train_notmnist_model", spy)
+    assert script.main([str(notmnist_archive), "--folds", "3", "--retrain", "--set", "num_epochs=1"]) == 0
+    out = capsys.readouterr().out
+    assert len(sizes) == 2 and sizes[1] == 160 and sizes[0] < 160
+    assert re.search(r"retrained on 160 in \d+ s: test \d+\.\d\d% \(40 images\)", out), out
 
 
 def test_compare_touches_no_test_fold(script, notmnist_archive, capsys, monkeypatch):
