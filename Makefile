@@ -66,12 +66,14 @@ lab: install
 # math thread: with two, tiny torch ops wait for a busy core (a lecture-06 cell
 # that runs in under a second alone took 23 s; the whole run: 5:50 -> 5:22).
 # The browser tests (tests/browser/: JupyterLab, Validate, the hub end to end)
-# run after the rest, on their own: next to the grading tests on two cores,
-# JupyterLab's pages time out. BROWSER_TESTS= leaves them out.
+# run after the rest: next to the grading tests on two cores, JupyterLab's pages
+# time out. Among themselves they run in two workers, one test file each (they
+# mostly wait on the browser: 229 s -> 180 s, no step past half its time limit).
+# BROWSER_TESTS= leaves them out.
 BROWSER_TESTS ?= tests/browser
 test: install bubblewrap chromium
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(BIN)/python -m pytest -n 2 --dist loadscope --ignore=tests/browser $(PYTEST_ARGS)
-	$(if $(BROWSER_TESTS),OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(BIN)/python -m pytest -p no:xdist $(BROWSER_TESTS))
+	$(if $(BROWSER_TESTS),OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(BIN)/python -m pytest -n 2 --dist loadfile $(BROWSER_TESTS))
 
 # The browser tests drive Debian's chromium (Playwright's own browser download
 # is not used). As root it is installed with apt-get when missing; otherwise the
