@@ -75,33 +75,31 @@ def test_one_fold_of_one_epoch_runs_and_reports(script, notmnist_archive, capsys
     assert re.search(r"pooled over 40 test images: \d+\.\d\d% ± \d+\.\d\d%", out), out
 
 
+def record_calls(monkeypatch, script, name: str) -> list[int]:
+    """Replace the script's ``name`` by a wrapper that records the length of its second argument."""
+    lengths, real = [], getattr(script, name)
+
+    def wrapper(first, second, *args, **kwargs):
+        lengths.append(len(second))
+        return real(first, second, *args, **kwargs)
+
+    monkeypatch.setattr(script, name, wrapper)
+    return lengths
+
+
 def test_retrain_tests_a_model_trained_on_train_and_validation(script, notmnist_archive, capsys, monkeypatch):
-    sizes = []
-    real_train = script.train_notmnist_model
-
-    def spy(images, labels, *args, **kwargs):
-        sizes.append(len(labels))
-        return real_train(images, labels, *args, **kwargs)
-
-    monkeypatch.setattr(script, "train_notmnist_model", spy)
+    label_counts = record_calls(monkeypatch, script, "train_notmnist_model")  # (images, labels, ...)
     assert script.main([str(notmnist_archive), "--folds", "3", "--retrain", "--set", "num_epochs=1"]) == 0
     out = capsys.readouterr().out
-    assert len(sizes) == 2 and sizes[1] == 160 and sizes[0] < 160
+    assert len(label_counts) == 2 and label_counts[1] == 160 and label_counts[0] < 160
     assert re.search(r"retrained on 160 in \d+ s: test \d+\.\d\d% \(40 images\)", out), out
 
 
 def test_compare_touches_no_test_fold(script, notmnist_archive, capsys, monkeypatch):
     """--compare trains on train and scores on validation only: the test fold never reaches the model."""
-    seen = []
-    real_predict = script.predict
-
-    def spy(model, images, *args, **kwargs):
-        seen.append(len(images))
-        return real_predict(model, images, *args, **kwargs)
-
-    monkeypatch.setattr(script, "predict", spy)
+    predictions = record_calls(monkeypatch, script, "predict")  # (model, images, ...)
     assert script.main([str(notmnist_archive), "--compare", "--candidates", "recipe",
                         "--folds", "1", "--set", "num_epochs=1"]) == 0
     out = capsys.readouterr().out
     assert "recipe" in out and "mean validation accuracy" in out and "test" not in out.split("recipe:")[1]
-    assert seen == []
+    assert predictions == []
