@@ -10,6 +10,8 @@ forking it (≈0.05 s) into a sandbox of its own::
         kernel = pool.take()          # the kernel started in advance; the next one starts now
         kernel.receive(folder)        # the submission's files, into its sandbox
         ... run the notebook through kernel.manager ...
+        # or, in one step that also replaces a kernel that died before answering:
+        # kernel = pool.take_ready(folder, timeout=60)
         kernel.discard()              # killed, its sandbox and files removed: never reused
 
 Each kernel's sandbox is built by :func:`course_utils.grading.sandbox.bwrap_command`,
@@ -48,6 +50,7 @@ from . import sandbox
 KERNEL_NAME = "course-warm-sandbox"
 ZYGOTE_SECONDS = 300.0  # preloading torch on a busy machine
 JOIN_SECONDS = 120.0  # how long a placeholder waits for its kernel
+READY_ATTEMPTS = 3  # kernels a submission may go through before its first cell runs (take_ready)
 
 # The kernelspec's program, outside the sandbox (stdlib only, `python -I -S`):
 # move into the kernel's cgroups (root), then become bubblewrap. The command
@@ -191,6 +194,29 @@ class WarmKernelPool:
                                              + " / ".join(said))
         self._next = self._start()
 
+    def take_ready(self, workdir, timeout: float, log=None) -> WarmKernel:
+        """A kernel moved into ``workdir`` (see :meth:`WarmKernel.receive`) and answering.
+
+        A kernel that dies before it answers (seen rarely on a loaded machine:
+        "Kernel died before replying to kernel_info") has run none of the
+        submission's code, so it is never the student's doing: it is
+        discarded and the next one is used, up to :data:`READY_ATTEMPTS`
+        kernels in all (then the last error is raised). ``log``, a logger,
+        hears of each replaced kernel.
+        """
+        for attempt in range(1, READY_ATTEMPTS + 1):
+            kernel = self.take()
+            try:
+                _run_silently(kernel.manager, kernel.receive(workdir), timeout)
+                return kernel
+            except Exception as error:
+                kernel.discard()
+                if attempt == READY_ATTEMPTS:
+                    raise
+                if log is not None:
+                    log.warning("a warm kernel was not ready (%s); using the next one", error)
+        raise AssertionError("unreachable")
+
     def take(self) -> WarmKernel:
         """The kernel started ahead (waiting for it if needed); the next one is started now."""
         kernel, self._next = self._next or self._start(), None
@@ -316,10 +342,6 @@ def _remove_cgroups(folders: list[Path], seconds: float = 10.0) -> None:
             time.sleep(0.02)
 
 
-#: Kernels a submission may go through before its first cell runs (see WarmExecute._ready_kernel).
-READY_ATTEMPTS = 3
-
-
 class WarmExecute(Execute):
     """nbgrader's ``Execute`` that runs each notebook in a kernel from :attr:`kernel_pool`, then discards it.
 
@@ -346,26 +368,8 @@ class WarmExecute(Execute):
             self.km = None
             kernel.discard()
 
-
     def _ready_kernel(self, workdir: str) -> WarmKernel:
-        """A kernel from the pool, moved into ``workdir`` and answering.
-
-        A kernel that dies before it answers (seen rarely on a loaded machine:
-        "Kernel died before replying to kernel_info") has run none of the
-        submission's code, so it is never the student's doing: it is replaced,
-        up to :data:`READY_ATTEMPTS` kernels in all.
-        """
-        for attempt in range(1, READY_ATTEMPTS + 1):
-            kernel = self.kernel_pool.take()
-            try:
-                _run_silently(kernel.manager, kernel.receive(workdir), self.startup_timeout)
-                return kernel
-            except Exception as error:
-                kernel.discard()
-                if attempt == READY_ATTEMPTS:
-                    raise
-                self.log.warning("a warm kernel was not ready (%s); using the next one", error)
-        raise AssertionError("unreachable")
+        return self.kernel_pool.take_ready(workdir, self.startup_timeout, log=self.log)
 
 
 def warm_execute_class(base: type, pool: WarmKernelPool) -> type:

@@ -116,9 +116,8 @@ def kernel_for(pool, course_folder):
     taken = []
 
     def take(student: str):
-        kernel = pool.take()
+        kernel = pool.take_ready(course_folder / "autograded" / student / ASSIGNMENT, timeout=60)
         taken.append(kernel)
-        run(kernel, kernel.receive(course_folder / "autograded" / student / ASSIGNMENT))
         return kernel
 
     yield take
@@ -209,32 +208,45 @@ def test_kernel_is_used_once(pool, course_folder):
     assert not kernel.folder.exists()
 
 
-def test_a_kernel_that_dies_before_answering_is_replaced(pool, course_folder):
+def test_a_kernel_that_dies_before_answering_is_replaced(pool, course_folder, monkeypatch):
     """Is a kernel that died before the submission's first cell ("Kernel died before replying to
-    kernel_info") replaced by the next one, instead of failing the submission?"""
+    kernel_info") replaced by the next one, instead of failing the submission? (WarmExecute, which
+    grades, takes its kernels with take_ready.)"""
     from jupyter_core.utils import run_sync
     from nbgrader.preprocessors import Execute
 
     dead = pool.take()
     run_sync(dead.manager.shutdown_kernel)(now=True)
-
-    class PoolWithADeadKernel:
-        def __init__(self):
-            self.given = []
-
-        def take(self):
-            self.given.append(pool.take() if self.given else dead)
-            return self.given[-1]
-
-    handing_out = PoolWithADeadKernel()
-    execute = warm_execute_class(Execute, handing_out)()
+    given, take = [], pool.take
+    monkeypatch.setattr(pool, "take", lambda: given.append(take() if given else dead) or given[-1])
+    execute = warm_execute_class(Execute, pool)()
     kernel = execute._ready_kernel(str(course_folder / "autograded" / "alice" / ASSIGNMENT))
     try:
-        assert handing_out.given == [dead, kernel]
+        assert given == [dead, kernel]
         assert run(kernel, "print(open('data.txt').read())") == "alice's data"
     finally:
         kernel.discard()
     assert not dead.folder.exists()
+
+
+def test_take_ready_gives_up_after_its_attempts(pool, course_folder, monkeypatch):
+    """Kernel after kernel dying: take_ready stops after READY_ATTEMPTS and says why."""
+    from jupyter_core.utils import run_sync
+
+    from course_utils.grading.warm_kernels import READY_ATTEMPTS
+
+    given, take = [], pool.take
+
+    def dead_kernel():
+        kernel = take()
+        run_sync(kernel.manager.shutdown_kernel)(now=True)
+        given.append(kernel)
+        return kernel
+
+    monkeypatch.setattr(pool, "take", dead_kernel)
+    with pytest.raises(RuntimeError, match="[Kk]ernel"):
+        pool.take_ready(course_folder / "autograded" / "alice" / ASSIGNMENT, timeout=30)
+    assert len(given) == READY_ATTEMPTS and not any(kernel.folder.exists() for kernel in given)
 
 
 def test_kernel_only_takes_a_folder_below_autograded(pool, course_folder):
