@@ -210,11 +210,15 @@ class WarmKernelPool:
                 _run_silently(kernel.manager, kernel.receive(workdir), timeout)
                 return kernel
             except Exception as error:
+                # bubblewrap's exit status, for finding out why (e.g. -9: killed; 0: the kernel ended)
+                process = getattr(kernel.manager.provisioner, "process", None)
+                status = process.poll() if process is not None else None
                 kernel.discard()
                 if attempt == READY_ATTEMPTS:
                     raise
                 if log is not None:
-                    log.warning("a warm kernel was not ready (%s); using the next one", error)
+                    log.warning("a warm kernel was not ready (%s; its sandbox's exit status: %s); "
+                                "using the next one", error, status)
         raise AssertionError("unreachable")
 
     def take(self) -> WarmKernel:

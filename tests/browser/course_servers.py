@@ -121,13 +121,31 @@ class LabServer:
         return page
 
 
-def wait_for_lab(page, path: str = "") -> None:
-    """Wait until JupyterLab started and, for a notebook, until it is open with its cells loaded."""
-    page.wait_for_function("window.jupyterapp !== undefined", timeout=120_000)
-    page.evaluate("() => window.jupyterapp.started")
-    if path.endswith(".ipynb"):
-        page.wait_for_function(
-            """(path) => { const w = window.jupyterapp.shell.currentWidget;
-                        return w && w.context && w.context.isReady && w.context.path.endsWith(path)
-                               && w.content.widgets.length > 0; }""",
-            arg=path.rsplit("/", 1)[-1], timeout=120_000)
+# What Playwright says when the page was loaded anew while it waited on it (JupyterLab may
+# reload itself after ``?reset``; on a busy machine that can fall inside a wait, seen once).
+RELOADED = ("garbage collected", "Execution context was destroyed", "navigat")
+
+
+def wait_for_lab(page, path: str = "", seconds: float = 120.0) -> None:
+    """Wait until JupyterLab started and, for a notebook, until it is open with its cells loaded.
+
+    A wait that the page's own reload cut short is started again, until ``seconds`` have passed.
+    """
+    from playwright.sync_api import Error as PlaywrightError
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            page.wait_for_function("window.jupyterapp !== undefined", timeout=seconds * 1000)
+            page.evaluate("() => window.jupyterapp.started")
+            if path.endswith(".ipynb"):
+                page.wait_for_function(
+                    """(path) => { const w = window.jupyterapp.shell.currentWidget;
+                                return w && w.context && w.context.isReady && w.context.path.endsWith(path)
+                                       && w.content.widgets.length > 0; }""",
+                    arg=path.rsplit("/", 1)[-1], timeout=seconds * 1000)
+            return
+        except PlaywrightError as error:
+            if time.monotonic() > deadline or not any(said in str(error) for said in RELOADED):
+                raise
+            time.sleep(0.5)
