@@ -56,3 +56,37 @@ def test_torch_and_torchvision_are_the_pair_that_imports_together():
     assert torchvision.__version__.split("+")[0] == pins["torchvision"]
     # torchvision's compiled ops register only when the pair matches
     assert torch.ops.torchvision.nms is not None
+
+
+# Libraries whose APIs the grading layer drives directly (kernels, the notebook
+# executor): an upgrade must be a reviewed change of these pins, like torch's.
+GRADING_LIBRARIES = ("ipython", "ipykernel", "jupyter_client", "nbclient", "nbconvert", "nbgrader")
+
+
+def test_the_libraries_the_grading_drives_are_pinned_in_both_files():
+    pins, environment = pyproject_pins(), environment_pins()
+    for name in GRADING_LIBRARIES:
+        assert name in pins, f"pin {name} in pyproject.toml (the grading layer uses its internals)"
+        assert environment.get(name) == pins[name], f"environment.yml must pin {name}=={pins[name]}"
+
+
+def test_the_installed_grading_libraries_are_the_pinned_ones():
+    from importlib.metadata import version
+
+    pins = pyproject_pins()
+    for name in GRADING_LIBRARIES:
+        assert version(name) == pins[name], f"{name} {version(name)} is installed, {pins[name]} is pinned: run make install"
+
+
+def test_requires_python_is_what_the_code_and_environment_yml_need():
+    import sys
+
+    spec = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    minimum = re.fullmatch(r">=\s*3\.(\d+)", spec)
+    assert minimum, f"requires-python should be a lower bound like '>=3.11', not {spec!r}"
+    # The code imports tomllib (3.11+): a lower bound below 3.11 would promise what fails.
+    assert int(minimum[1]) >= 11
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    conda_python = next(d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python="))
+    assert conda_python == f"python=3.{minimum[1]}", "environment.yml's python should be requires-python's minimum"
+    assert sys.version_info >= (3, int(minimum[1]))
