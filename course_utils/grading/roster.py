@@ -19,11 +19,23 @@ from pathlib import Path
 ROSTER_FILE = "roster.csv"
 COLUMNS = ("student_id", "first_name", "last_name", "email", "lms_id")
 # nbgrader uses the id as a folder name and in the exchange's file names ('+' separates fields there).
-VALID_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]*$")
+VALID_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]*\Z")
 
 
 class RosterError(ValueError):
     """roster.csv cannot be used; the message names the file, the row and the fix."""
+
+
+def check_student_id(student_id: str, where: str = "student id") -> str:
+    """``student_id`` if it is safe as a folder name and a command-line value, else :class:`RosterError`.
+
+    Ids reach paths (``submitted/<id>``) and nbgrader's ``--student=<id>``,
+    where ``*`` would mean every student and ``../x`` another folder.
+    """
+    if not isinstance(student_id, str) or not VALID_ID.match(student_id) or len(student_id) > 64:
+        raise RosterError(f"{where} {student_id!r} is not a valid student id: use letters, digits, '_', "
+                          "'.', '-', '@' (not first: '.', '-', '@'), at most 64 characters")
+    return student_id
 
 
 @dataclass(frozen=True)
@@ -68,9 +80,9 @@ def read_roster(path: Path) -> list[Student]:
             if not any(values.values()):
                 continue
             student_id = values["student_id"]
-            if not VALID_ID.match(student_id):
+            if not VALID_ID.match(student_id) or len(student_id) > 64:
                 raise RosterError(f"{path} line {line}: student_id {student_id!r} must be a user name "
-                                  "(letters, digits, '_', '.', '-', '@'; no spaces or '+')")
+                                  "(letters, digits, '_', '.', '-', '@'; no spaces or '+'; at most 64)")
             if student_id in seen_ids:
                 raise RosterError(f"{path} line {line}: student_id {student_id!r} is already on line "
                                   f"{seen_ids[student_id]}")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from course_utils.grading.roster import COLUMNS, RosterError, import_into_gradebook, read_roster
+from course_utils.grading.roster import COLUMNS, RosterError, check_student_id, import_into_gradebook, read_roster
 
 COURSE = Path(__file__).resolve().parents[2] / "assignments"
 HEADER = ",".join(COLUMNS) + "\n"
@@ -32,6 +32,10 @@ def test_rows_are_read_in_order_with_spreadsheet_quirks(tmp_path):
     ("ann,A,L,a@x,1\nben,B,L,b@x,1\n", "lms_id '1' is also 'ann'"),
     ("ann lee,A,L,a@x,1\n", "must be a user name"),
     ("a+b,A,L,a@x,1\n", "must be a user name"),
+    ("*,A,L,a@x,1\n", "must be a user name"),
+    ("../x,A,L,a@x,1\n", "must be a user name"),
+    ("..,A,L,a@x,1\n", "must be a user name"),
+    ("-x,A,L,a@x,1\n", "must be a user name"),
 ])
 def test_ambiguous_rosters_are_refused(tmp_path, body, message):
     """Two rows for one id, one LMS id for two students, an id nbgrader cannot use: refused with the line?"""
@@ -62,3 +66,14 @@ def test_students_are_imported_into_the_gradebook(tmp_path):
         assert (ann.first_name, ann.last_name, ann.email, ann.lms_user_id) == ("Ann", "Lee-Ray", "ann@example.org",
                                                                                "1001")
         assert gradebook.find_student("ben").lms_user_id is None
+
+
+@pytest.mark.parametrize("name", ["*", "../x", "..", ".", "", "a/b", "-rf", "a b", "x" * 65, "a\nb"])
+def test_unsafe_student_ids_are_refused_before_they_reach_a_path(name):
+    """An id from the exchange or a folder name that would be a glob, a path or an option: refused, with the rule?"""
+    with pytest.raises(RosterError, match="not a valid student id: use letters"):
+        check_student_id(name)
+
+
+def test_ordinary_ids_pass():
+    assert check_student_id("ann.lee-2@x_y") == "ann.lee-2@x_y"
