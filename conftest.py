@@ -76,6 +76,21 @@ def pytest_configure(config):
     os.environ["COURSE_QUICK_RUN"] = "1"
 
 
+def pytest_collection_modifyitems(config, items):
+    """Marks by what a test needs: notebooks are ``slow``, tests/browser/ is
+    ``browser`` (and slow), a test that creates Unix users is ``root``."""
+    browser_folder = Path(__file__).resolve().parent / "tests" / "browser"
+    for item in items:
+        path = Path(str(item.path))
+        if path.suffix == ".ipynb":
+            item.add_marker(pytest.mark.slow)
+        if browser_folder in path.parents:
+            item.add_marker(pytest.mark.browser)
+            item.add_marker(pytest.mark.slow)
+        if "unix_users" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.root)
+
+
 def pytest_unconfigure(config):
     world = getattr(config, "_course_test_world", None)
     if world is not None:
