@@ -63,6 +63,10 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 
+# Late penalties: course.toml's [late] policy (course_utils.grading.late_penalty), stored in
+# the gradebook by nbgrader's AssignLatePenalties (nbgrader's default plugin stores none).
+c.AssignLatePenalties.plugin_class = "course_utils.grading.late_penalty.CourseLatePenalty"
+
 # Feedback must not show the hidden tests, neither their source nor the lines
 # quoted in tracebacks (nbgrader 0.9 shows both by default), nor mark schemes.
 c.GenerateFeedback.preprocessors = [

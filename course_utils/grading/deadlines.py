@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import tomllib
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 SETTINGS_FILE = "course.toml"
@@ -36,6 +36,15 @@ class LatePolicy:
     zero_after_days: float | None = None
     grace_minutes: float = 0.0
     lms_late_days: int = 1
+
+    def days_late(self, seconds_late: float) -> int:
+        """Started days late after ``grace_minutes``, for a submission ``seconds_late`` after its due date."""
+        late = seconds_late - 60 * self.grace_minutes
+        return math.ceil(late / 86400) if late > 0 else 0
+
+    def penalty(self, earned: float, seconds_late: float) -> float:
+        """Points taken off ``earned`` for a submission ``seconds_late`` after its due date (2 decimals)."""
+        return round(earned * self.percent(self.days_late(seconds_late)) / 100, 2)
 
     def percent(self, days_late: int) -> float:
         """Percent of the earned points taken off for ``days_late`` started days (0 when on time)."""
@@ -63,12 +72,16 @@ class CourseSettings:
         due = self.due.get(assignment)
         if due is None or submitted is None:
             return 0
+        return self.policy.days_late(self.seconds_late(assignment, submitted))
+
+    def seconds_late(self, assignment: str, submitted: datetime | None) -> float:
+        """Seconds between the due date and ``submitted`` (0 if on time, unknown or without a due date)."""
+        due = self.due.get(assignment)
+        if due is None or submitted is None:
+            return 0.0
         if submitted.tzinfo is None:
             submitted = submitted.replace(tzinfo=timezone.utc)
-        late = submitted - due - timedelta(minutes=self.policy.grace_minutes)
-        if late <= timedelta(0):
-            return 0
-        return math.ceil(late / timedelta(days=1))
+        return max(0.0, (submitted - due).total_seconds())
 
 
 def load_settings(course: Path) -> CourseSettings:

@@ -176,14 +176,18 @@ def _grade_row(course: Path, assignment: str, student_id: str, test_cells: set[s
     row.status, row.automatic, row.manual = "graded", automatic, manual
     submitted_at, how = _submission_time(folder, lms_row)
     earned = automatic + manual
+    seconds_late = 0.0
     if submitted_at is not None:
         row.submitted_at = submitted_at.isoformat(timespec="seconds")
-        row.days_late = settings.days_late(assignment, submitted_at)
-    elif how:
-        row.days_late = settings.policy.lms_late_days
+        seconds_late = settings.seconds_late(assignment, submitted_at)
+    elif how:  # an LMS late mark without a time: lms_late_days days after the grace period
+        seconds_late = 86400 * settings.policy.lms_late_days + 60 * settings.policy.grace_minutes
+    row.days_late = settings.policy.days_late(seconds_late)
     if row.days_late:
+        # The rule nbgrader's AssignLatePenalties applies through late_penalty.CourseLatePenalty,
+        # here applied to the final points (hand-graded ones included).
         percent = settings.policy.percent(row.days_late)
-        row.late_penalty = round(earned * percent / 100, 2)
+        row.late_penalty = settings.policy.penalty(earned, seconds_late)
         because = how or "timestamp"
         notes.append(f"late {row.days_late} day(s) ({because}): -{percent:g}%")
     row.total = round(max(0.0, earned - row.late_penalty), 2)

@@ -64,3 +64,30 @@ def test_nbgrader_timestamps_are_read_as_utc():
     assert parse_timestamp("2027-01-15 22:59:00.123456 UTC") == datetime(2027, 1, 15, 22, 59, 0, 123456,
                                                                           tzinfo=timezone.utc)
     assert parse_timestamp("not a time") is None
+
+
+def test_nbgraders_late_plugin_gives_the_course_policys_penalty(tmp_path):
+    """Does nbgrader's AssignLatePenalties, through the course's plugin, take what course.toml's policy takes?"""
+    from traitlets.config import Config
+
+    from course_utils.grading.late_penalty import CourseLatePenalty
+
+    (tmp_path / "course.toml").write_text("[late]\npercent_per_day = 10\nmax_percent = 30\ngrace_minutes = 5\n")
+    config = Config()
+    config.CourseDirectory.root = str(tmp_path)
+    plugin = CourseLatePenalty(config=config)
+    day = 86400
+    assert plugin.late_submission_penalty("s", 8.0, 4 * 60) is None  # within the grace period
+    assert plugin.late_submission_penalty("s", 8.0, 6 * 60) == 0.8  # one started day: 10 %
+    assert plugin.late_submission_penalty("s", 8.0, 2 * day) == 1.6  # two days (the grace is subtracted first)
+    assert plugin.late_submission_penalty("s", 8.0, 9 * day) == 2.4  # capped at 30 %
+    assert plugin.late_submission_penalty("s", 8.0, 9 * day) == load_settings(tmp_path).policy.penalty(8.0, 9 * day)
+
+
+def test_the_course_configures_nbgrader_with_its_late_plugin():
+    """Does every nbgrader run of the course (make autograde, Formgrader) use the course's late policy?"""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(COURSE)).load_config()
+    assert config.AssignLatePenalties.plugin_class == "course_utils.grading.late_penalty.CourseLatePenalty"
+    assert "nbgrader.preprocessors.AssignLatePenalties" in config.Autograde.autograde_preprocessors
