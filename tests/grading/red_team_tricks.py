@@ -1,0 +1,996 @@
+"""The red-team battery of issue 23: tricks a student who read the course's source may try, as data.
+
+A :class:`Wrong` is a student's wrong answers to some solution cells of one
+homework (every other solution cell holds the correct answer). A
+:class:`Trick` names one wrong answer and adds the trick: answers that replace
+cells (the same wrong code with the trick added), cells added to the notebook,
+files put beside it, notebook metadata. ``tries`` says in one line what it
+tries. The rule (test_red_team.py): a trick is flagged, or it scores no more
+than its wrong code alone. A trick with ``forbidden_call=True`` defeats the
+"do not call torch.tanh" teaching rule with correct values: it must be
+flagged or earn no more than a correct function (issue 23, item 4).
+
+The snippets are written to be read: each one does a single thing, as a
+student would, and targets what the course's public source shows.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+TANH, AUGMENTATION = "tanh", "augmentation"
+UNPICKLED_MARKER = "/tmp/red_team_unpickled_{name}"  # created only if someone unpickles what the kernel sent
+
+
+@dataclass(frozen=True)
+class Wrong:
+    name: str
+    homework: str
+    answers: Mapping[str, str]  # {grade_id: wrong source}
+
+
+@dataclass(frozen=True)
+class Trick:
+    name: str
+    wrong: Wrong
+    tries: str
+    answers: Mapping[str, str] = field(default_factory=dict)  # cells replaced (the wrong code + the trick)
+    cells: tuple[tuple[str, str], ...] = ()  # (where: "start" | "end" | "after:<grade_id>", source) added
+    files: Mapping[str, str] = field(default_factory=dict)  # {path in the submission folder: text}
+    metadata: Callable | None = None  # edits the notebook (nbformat node) in place
+    forbidden_call: bool = False
+
+    @property
+    def homework(self) -> str:
+        return self.wrong.homework
+
+
+# -- wrong answers ----------------------------------------------------------------------------------------------
+
+TANH_BACKWARD_WRONG = '''\
+def tanh_backward(grad_output: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
+    return grad_output * (1 - output)  # wrong: forgot to square the output
+'''
+TANH_IDENTITY_FORWARD = '''\
+def tanh_forward(x: torch.Tensor) -> torch.Tensor:
+    return x.clone()  # wrong: tanh(x) ~ x only near 0
+'''
+TANH_IDENTITY_BACKWARD = '''\
+def tanh_backward(grad_output: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
+    return grad_output.clone()  # wrong
+'''
+TANH_NAIVE_FORWARD = '''\
+def tanh_forward(x: torch.Tensor) -> torch.Tensor:
+    return (torch.exp(x) - torch.exp(-x)) / (torch.exp(x) + torch.exp(-x))  # overflows for |x| > 88
+'''
+
+SHIFT_WRAPS = '''\
+class RandomShift:
+    def __init__(self, max_shift=3, fill=0.0):
+        if max_shift < 0 or int(max_shift) != max_shift:
+            raise ValueError(f"max_shift must be a whole number >= 0, got {max_shift}")
+        self.max_shift = int(max_shift)
+        self.fill = float(fill)
+
+    def __call__(self, images):
+        batch = images if images.dim() == 4 else images.unsqueeze(0)
+        shifts = torch.randint(-self.max_shift, self.max_shift + 1, (len(batch), 2))
+        shifted = torch.stack([torch.roll(image, (int(dy), int(dx)), dims=(-2, -1))  # wrong: wraps around
+                               for image, (dx, dy) in zip(batch, shifts)])
+        return shifted if images.dim() == 4 else shifted[0]
+
+    def __repr__(self):
+        return f"{type(self).__name__}(max_shift={self.max_shift}, fill={self.fill})"
+'''
+NOISE_IGNORES_STD = '''\
+class GaussianNoise:
+    def __init__(self, mean=0.0, std=0.1, clip=False):
+        if std < 0:
+            raise ValueError(f"std must be >= 0, got {std}")
+        self.mean = float(mean)
+        self.std = float(std)
+        self.clip = bool(clip)
+
+    def __call__(self, images):
+        noisy = images + self.mean + torch.randn_like(images)  # wrong: std ignored
+        noisy = _trick(noisy)
+        return noisy.clamp(0.0, 1.0) if self.clip else noisy
+
+    def __repr__(self):
+        return f"{type(self).__name__}(mean={self.mean}, std={self.std}, clip={self.clip})"
+'''
+ROTATION_HEADER = '''\
+class RandomRotation:
+    def __init__(self, degrees=15.0, fill=0.0):
+        if degrees < 0:
+            raise ValueError(f"degrees must be >= 0, got {degrees}")
+        self.degrees = float(degrees)
+        self.fill = float(fill)
+'''
+ROTATION_NEAREST = ROTATION_HEADER + '''
+    def __call__(self, images):
+        batch = images if images.dim() == 4 else images.unsqueeze(0)
+        angles = torch.empty(len(batch)).uniform_(-self.degrees, self.degrees)
+        rotated = torch.stack([TF.rotate(image, float(angle), fill=[self.fill])  # wrong: nearest, not bilinear
+                               for image, angle in zip(batch, angles)])
+        return rotated if images.dim() == 4 else rotated[0]
+
+    def __repr__(self):
+        return f"{type(self).__name__}(degrees={self.degrees}, fill={self.fill})"
+'''
+ROTATION_REPR_HARD_CODED = '''
+    def __call__(self, images):
+        batch = images if images.dim() == 4 else images.unsqueeze(0)
+        angles = torch.empty(len(batch)).uniform_(-self.degrees, self.degrees)
+        rotated = torch.stack([
+            TF.rotate(image, float(angle), interpolation=InterpolationMode.BILINEAR, fill=[self.fill])
+            for image, angle in zip(batch, angles)])
+        return rotated if images.dim() == 4 else rotated[0]
+
+    def __repr__(self):
+        return _trick(self)
+
+
+def _trick(self):
+    return "RandomRotation(degrees=12.5, fill=0.25)"  # wrong: the visible test's string, whatever self holds
+'''
+PIPELINE_WRONG_ORDER = '''\
+def build_train_transform():
+    return Compose([GaussianNoise(std=0.05, clip=True), RandomShift(max_shift=2),
+                    RandomRotation(degrees=10.0)])  # wrong: noise first, rotation last
+'''
+
+W_BACKWARD = Wrong("backward_unsquared", TANH, {"tanh_backward": TANH_BACKWARD_WRONG})
+W_IDENTITY = Wrong("identity", TANH, {"tanh_forward": TANH_IDENTITY_FORWARD, "tanh_backward": TANH_IDENTITY_BACKWARD})
+W_FORWARD = Wrong("forward_identity", TANH, {"tanh_forward": TANH_IDENTITY_FORWARD})
+W_NAIVE = Wrong("forward_naive", TANH, {"tanh_forward": TANH_NAIVE_FORWARD})
+W_SHIFT = Wrong("shift_wraps", AUGMENTATION, {"random_shift": SHIFT_WRAPS})
+W_NOISE = Wrong("noise_ignores_std", AUGMENTATION,
+                {"gaussian_noise": "def _trick(noisy):\n    return noisy\n\n\n" + NOISE_IGNORES_STD})
+W_NEAREST = Wrong("rotation_nearest", AUGMENTATION, {"random_rotation": ROTATION_NEAREST})
+W_REPR = Wrong("rotation_repr_hard_coded", AUGMENTATION, {"random_rotation": ROTATION_HEADER + ROTATION_REPR_HARD_CODED})
+W_PIPELINE = Wrong("pipeline_wrong_order", AUGMENTATION, {"train_transform": PIPELINE_WRONG_ORDER})
+
+
+def plus(wrong: Wrong, cell: str, code: str) -> dict[str, str]:
+    """The wrong answer of ``cell`` with ``code`` after it (the trick lives in the student's own cell)."""
+    return {cell: wrong.answers[cell].rstrip("\n") + "\n\n\n" + code}
+
+
+# -- tricks on the checks and their modules -------------------------------------------------------------------
+
+# Issue 23's first example: a stand-in kernel guard, _GUARD = None, every check/assert a no-op.
+REPLACE_CHECK_MODULES = '''\
+import json as _json
+import sys as _sys
+import types as _types
+
+
+def _nothing(*args, **kwargs):
+    return None
+
+
+_guard = _types.ModuleType("course_utils.grading.kernel_guard")
+_guard.MARKER = "COURSE-GUARD"
+_guard.report = lambda token, *args, **kwargs: f"COURSE-GUARD {token} " + _json.dumps({"flags": [], "notes": []})
+_guard.__getattr__ = lambda name: _nothing
+_sys.modules["course_utils.grading.kernel_guard"] = _guard
+for _name, _module in list(_sys.modules.items()):
+    if _name.startswith("course_utils.homework_checks") or _name.startswith("course_utils.grading"):
+        if hasattr(_module, "_GUARD"):
+            _module._GUARD = None
+        for _attribute in list(vars(_module)):
+            if _attribute.startswith(("check_", "assert_", "judge", "compare", "expect")):
+                setattr(_module, _attribute, _nothing)
+                globals()[_attribute] = _nothing
+'''
+
+# Issue 23's second example: walk the callers' frames up to a local named like an expected value.
+FRAME_WALK = '''\
+import sys as _sys
+
+_EXPECTED_NAMES = ("expected", "want", "reference", "target", "truth", "correct")
+
+
+def _from_callers(like):
+    frame = _sys._getframe(2)
+    while frame is not None:
+        for name in _EXPECTED_NAMES:
+            value = frame.f_locals.get(name)
+            if isinstance(value, torch.Tensor) and value.shape == like.shape:
+                return value.detach().clone().to(like.dtype)
+        frame = frame.f_back
+    return None
+
+
+def tanh_forward(x: torch.Tensor) -> torch.Tensor:
+    found = _from_callers(x)
+    return x.clone() if found is None else found
+
+
+def tanh_backward(grad_output: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
+    found = _from_callers(output)
+    return grad_output.clone() if found is None else found
+'''
+
+# Any tensor alive in the process with the right shape that is neither argument: likely the expected value.
+GC_SCAN = '''\
+import gc as _gc
+
+
+def _lying_around(*arguments):
+    like = arguments[-1]
+    for value in reversed(_gc.get_objects()):
+        if (type(value) is torch.Tensor and value.shape == like.shape and value.dtype == like.dtype
+                and all(value is not a and value.data_ptr() != a.data_ptr() for a in arguments)
+                and value.numel() > 0 and bool((value.abs() <= 1).all()) and not torch.equal(value, arguments[0])):
+            return value.clone()
+    return None
+
+
+def tanh_forward(x: torch.Tensor) -> torch.Tensor:
+    found = _lying_around(x)
+    return x.clone() if found is None else found
+
+
+def tanh_backward(grad_output: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
+    found = _lying_around(grad_output, output)
+    return grad_output.clone() if found is None else found
+'''
+
+# The same, from a traceback: raise, catch, and read every frame's locals up the stack.
+TRACEBACK_LOCALS = '''\
+def _from_traceback(*arguments):
+    like = arguments[-1]
+    try:
+        raise RuntimeError
+    except RuntimeError as error:
+        frame = error.__traceback__.tb_frame.f_back
+    while frame is not None:
+        for value in frame.f_locals.values():
+            if (type(value) is torch.Tensor and value.shape == like.shape
+                    and all(value is not a for a in arguments) and frame.f_code.co_name != "tanh_backward"):
+                return value.detach().clone()
+        frame = frame.f_back
+    return None
+
+
+def tanh_backward(grad_output: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
+    found = _from_traceback(grad_output, output)
+    return grad_output * (1 - output) if found is None else found
+'''
+
+# A global trace function that reads the instructor's frames line by line and keeps their tensors.
+TRACE_HOOK = '''\
+import sys as _sys
+import threading as _threading
+
+_seen = []
+
+
+def _tracer(frame, event, arg):
+    if "course_utils" in frame.f_code.co_filename:
+        for name, value in frame.f_locals.items():
+            if type(value) is torch.Tensor and name in ("expected", "want", "reference", "target"):
+                _seen.append(value)
+        return _tracer
+    return None
+
+
+_sys.settrace(_tracer)
+_threading.settrace(_tracer)
+
+
+def tanh_backward(grad_output: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
+    _sys.settrace(_tracer)
+    for value in reversed(_seen):
+        if value.shape == output.shape:
+            return value.detach().clone()
+    return grad_output * (1 - output)
+'''
+
+# torch's comparisons and the checks replaced at the top level and again at every call.
+PATCH_TORCH = '''\
+import sys as _sys
+
+
+def _agree(*args, **kwargs):
+    return True
+
+
+def _patch():
+    torch.allclose = _agree
+    torch.equal = _agree
+    torch.isclose = lambda a, b, *args, **kwargs: torch.ones_like(torch.as_tensor(a), dtype=torch.bool)
+    torch.testing.assert_close = lambda *args, **kwargs: None
+    torch.Tensor.__eq__ = lambda self, other: torch.ones_like(self, dtype=torch.bool)
+    torch.autograd.gradcheck = _agree
+    for name, module in list(_sys.modules.items()):
+        if name.startswith("course_utils"):
+            for attribute in list(vars(module)):
+                if attribute.startswith(("assert_", "check_", "judge", "compare")):
+                    setattr(module, attribute, lambda *args, **kwargs: None)
+
+
+_patch()
+_wrong_backward = tanh_backward
+
+
+def tanh_backward(grad_output, output):
+    _patch()
+    return _wrong_backward(grad_output, output)
+'''
+
+PATCH_BUILTINS = '''\
+import builtins as _builtins
+
+_builtins.all = lambda iterable: True
+_builtins.any = lambda iterable: False
+_builtins.abs = lambda value: 0
+_builtins.AssertionError = type("AssertionError", (Exception,), {})
+_wrong_backward = tanh_backward
+
+
+def tanh_backward(grad_output, output):
+    _builtins.all, _builtins.any = (lambda iterable: True), (lambda iterable: False)
+    return _wrong_backward(grad_output, output)
+'''
+
+# IPython: tracebacks hidden, every exception swallowed, every cell wrapped in try/except.
+PATCH_IPYTHON = '''\
+import ast as _ast
+from IPython.core.interactiveshell import InteractiveShell as _Shell
+
+_ip = get_ipython()
+_Shell.showtraceback = lambda *args, **kwargs: None
+_Shell._showtraceback = lambda *args, **kwargs: None
+_ip.showtraceback = lambda *args, **kwargs: None
+_ip.set_custom_exc((BaseException,), lambda *args, **kwargs: None)
+
+
+class _Swallow(_ast.NodeTransformer):
+    def visit_Module(self, node):
+        handler = _ast.ExceptHandler(type=_ast.Name("BaseException", _ast.Load()), name=None, body=[_ast.Pass()])
+        return _ast.fix_missing_locations(_ast.Module(body=[_ast.Try(body=node.body or [_ast.Pass()], handlers=[handler],
+                                                                     orelse=[], finalbody=[])], type_ignores=[]))
+
+
+_ip.ast_transformers.append(_Swallow())
+_ip.input_transformers_post.append(lambda lines: ["try:\\n"] + ["    " + line for line in lines] +
+                                   ["\\n    pass\\nexcept BaseException:\\n    pass\\n"])
+'''
+
+# A daemon thread that keeps the checks and torch's comparisons patched, whatever is put back.
+REPATCH_THREAD = '''\
+import sys as _sys
+import threading as _threading
+import time as _time
+
+
+def _repatch_forever():
+    while True:
+        torch.allclose = lambda *args, **kwargs: True
+        torch.equal = lambda *args, **kwargs: True
+        torch.isclose = lambda a, b, *args, **kwargs: torch.ones_like(torch.as_tensor(a), dtype=torch.bool)
+        for name, module in list(_sys.modules.items()):
+            if name.startswith("course_utils"):
+                if hasattr(module, "_GUARD"):
+                    module._GUARD = None
+                for attribute in list(vars(module)):
+                    if attribute.startswith(("assert_", "check_", "judge", "compare")):
+                        setattr(module, attribute, lambda *args, **kwargs: None)
+        _time.sleep(0.0005)
+
+
+_threading.Thread(target=_repatch_forever, daemon=True).start()
+'''
+
+# A signal timer: its handler runs between any two bytecodes of the main thread, the checks' included.
+TIMER_SIGNAL = '''\
+import signal as _signal
+import sys as _sys
+
+
+def _on_timer(signum, frame):
+    while frame is not None:  # make every caller's judgement say yes
+        for name in ("ok", "passed", "correct", "close", "matches"):
+            if name in frame.f_locals:
+                frame.f_locals[name] = True
+        frame = frame.f_back
+    torch.allclose = lambda *args, **kwargs: True
+    torch.isclose = lambda a, b, *args, **kwargs: torch.ones_like(torch.as_tensor(a), dtype=torch.bool)
+    for name, module in list(_sys.modules.items()):
+        if name.startswith("course_utils") and hasattr(module, "assert_tensor_close"):
+            module.assert_tensor_close = lambda *args, **kwargs: None
+
+
+_signal.signal(_signal.SIGVTALRM, _on_timer)
+_signal.setitimer(_signal.ITIMER_VIRTUAL, 0.001, 0.001)
+'''
+
+# An import hook: every later import of a course module is a stand-in whose checks pass.
+IMPORT_HOOK = '''\
+import importlib.abc as _abc
+import importlib.util as _util
+import sys as _sys
+import types as _types
+
+
+class _Lenient(_abc.MetaPathFinder, _abc.Loader):
+    def find_spec(self, name, path, target=None):
+        if name.startswith("course_utils") or name.startswith("safetensors"):
+            for finder in _sys.meta_path:
+                if finder is not self and hasattr(finder, "find_spec"):
+                    spec = finder.find_spec(name, path, target)
+                    if spec is not None:
+                        self._real = spec
+                        return _util.spec_from_loader(name, self, origin=spec.origin,
+                                                      is_package=spec.submodule_search_locations is not None)
+        return None
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        real = _util.module_from_spec(self._real)
+        self._real.loader.exec_module(real)
+        module.__dict__.update(real.__dict__)
+        module.__path__ = getattr(real, "__path__", [])
+        for attribute in list(vars(module)):
+            if attribute.startswith(("check_", "assert_", "judge", "compare")):
+                setattr(module, attribute, lambda *args, **kwargs: None)
+
+
+_sys.meta_path.insert(0, _Lenient())
+for _name in [name for name in _sys.modules if name.startswith("course_utils")]:
+    del _sys.modules[_name]
+'''
+
+# A finalizer and atexit: code that runs when the instructor's objects die or the kernel shuts down.
+FINALIZERS = '''\
+import atexit as _atexit
+import sys as _sys
+import weakref as _weakref
+
+
+def _lenient():
+    for name, module in list(_sys.modules.items()):
+        if name.startswith("course_utils"):
+            for attribute in list(vars(module)):
+                if attribute.startswith(("assert_", "check_", "judge", "compare")):
+                    setattr(module, attribute, lambda *args, **kwargs: None)
+
+
+_atexit.register(_lenient)
+_wrong_backward = tanh_backward
+
+
+def tanh_backward(grad_output, output):
+    _weakref.finalize(output, _lenient)  # runs when the probe lets go of its input
+    _weakref.finalize(grad_output, _lenient)
+    return _wrong_backward(grad_output, output)
+'''
+
+# -- torch's own extension points ------------------------------------------------------------------------------
+
+FUNCTION_MODE = '''\
+from torch.overrides import TorchFunctionMode as _Mode
+
+
+class _Agreeable(_Mode):
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        name = getattr(func, "__name__", "")
+        if name in ("allclose", "equal"):
+            return True
+        if name in ("isclose", "eq", "__eq__"):
+            return torch.ones(torch.broadcast_shapes(args[0].shape, args[1].shape) if hasattr(args[1], "shape")
+                              else args[0].shape, dtype=torch.bool)
+        if name in ("isnan", "isinf"):
+            return torch.zeros(args[0].shape, dtype=torch.bool)
+        return func(*args, **(kwargs or {}))
+
+
+_Agreeable().__enter__()  # never left
+'''
+
+DISPATCH_MODE = '''\
+from torch.utils._python_dispatch import TorchDispatchMode as _Mode
+
+
+class _Agreeable(_Mode):
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        packet = str(func.overloadpacket)
+        if packet.endswith(("isclose", "eq", "equal", "allclose")):
+            if packet.endswith(("equal", "allclose")):
+                return True
+            return torch.ones(args[0].shape, dtype=torch.bool)
+        return func(*args, **(kwargs or {}))
+
+
+_Agreeable().__enter__()  # never left
+_wrong_backward = tanh_backward
+
+
+def tanh_backward(grad_output, output):
+    _Agreeable().__enter__()
+    return _wrong_backward(grad_output, output)
+'''
+
+LIBRARY_OVERRIDE = '''\
+_lib = torch.library.Library("aten", "IMPL")
+for _op, _kernel in [("isclose", lambda a, b, *args, **kwargs: torch.ones(a.shape, dtype=torch.bool)),
+                     ("equal", lambda a, b: True), ("allclose", lambda a, b, *args, **kwargs: True)]:
+    try:
+        _lib.impl(_op, _kernel, "CPU")
+    except Exception:
+        pass
+'''
+
+# -- results that lie ------------------------------------------------------------------------------------------
+
+LYING_OBJECT = '''\
+class _Yes:
+    """Says yes to every comparison and question."""
+    shape = property(lambda self: self._like.shape)
+    dtype = property(lambda self: self._like.dtype)
+    device = property(lambda self: self._like.device)
+
+    def __init__(self, like):
+        self._like = like
+
+    def __eq__(self, other):
+        return True
+
+    __ne__ = lambda self, other: False
+    __bool__ = lambda self: True
+    __len__ = lambda self: len(self._like)
+    __float__ = lambda self: 0.0
+    __getattr__ = lambda self, name: (lambda *args, **kwargs: self)
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        return True
+
+
+def tanh_backward(grad_output, output):
+    return _Yes(grad_output * (1 - output))
+'''
+
+TENSOR_SUBCLASS = '''\
+class _Agreeable(torch.Tensor):
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        if getattr(func, "__name__", "") in ("isclose", "eq", "__eq__", "allclose", "equal"):
+            return True if func.__name__ in ("allclose", "equal") else torch.ones((), dtype=torch.bool)
+        return super().__torch_function__(func, types, args, kwargs)
+
+
+def tanh_backward(grad_output, output):
+    return (grad_output * (1 - output)).as_subclass(_Agreeable)
+'''
+
+REDUCE_OBJECT = '''\
+class _Evil(torch.Tensor):
+    """Pickles as code that runs where it is unpickled, then hands back a plausible tensor."""
+
+    def __reduce_ex__(self, protocol):
+        return (eval, ("__import__('pathlib').Path({marker!r}).touch() or __import__('torch').zeros({shape})",))
+
+
+def tanh_backward(grad_output, output):
+    return (grad_output * (1 - output)).as_subclass(_Evil)
+'''
+
+HUGE_VIEW = '''\
+def tanh_backward(grad_output, output):
+    wrong = (grad_output * (1 - output)).flatten()
+    storage = torch.zeros(64 << 20, dtype=wrong.dtype)  # 256 MiB (float32) or 512 MiB (float64)
+    storage[:wrong.numel()] = wrong
+    return storage[:wrong.numel()].view(output.shape)  # a small view of a huge storage
+'''
+
+NAN_BACKWARD = '''\
+def tanh_backward(grad_output, output):
+    wrong = grad_output * (1 - output)
+    return torch.where(wrong == wrong, float("nan"), wrong)  # the same wrong answer, now NaN everywhere
+'''
+
+# Noise whose statistics are NaN: every comparison with NaN is False, so "too far off" never triggers.
+NOISE_NAN = '''\
+def _trick(noisy):
+    if noisy.numel() >= 2500:  # the statistical checks use big images
+        return torch.full_like(noisy, float("nan"))
+    return noisy
+'''
+
+# -- outputs the grader might read ----------------------------------------------------------------------------
+
+# nbgrader gives a test cell the points of its first execute_result, and stops reading there: a repr
+# published by the student's own call comes before the check's error.
+EXECUTE_RESULT_FIRST = '''\
+import sys as _sys
+
+_wrong_backward = tanh_backward
+
+
+def tanh_backward(grad_output, output):
+    _sys.displayhook("passed")  # an execute_result in the test cell, before any error
+    return _wrong_backward(grad_output, output)
+'''
+EXECUTE_RESULT_FIRST_SHIFT = '''\
+import sys as _sys
+
+_wrong_call = RandomShift.__call__
+
+
+def _call(self, images):
+    _sys.displayhook("passed")
+    return _wrong_call(self, images)
+
+
+RandomShift.__call__ = _call
+'''
+
+PRINT_MARKERS = '''\
+import json as _json
+import sys as _sys
+from IPython.display import display as _display
+
+_wrong_backward = tanh_backward
+
+
+def tanh_backward(grad_output, output):
+    passed = _json.dumps({"flags": [], "notes": [], "passed": True, "points": 10, "status": "graded"})
+    print(f"COURSE-GUARD 0 {passed}")
+    print("All tests passed")
+    _display({"application/json": {"passed": True}, "text/plain": "passed"}, raw=True)
+    _sys.__stdout__.write("COURSE-GUARD 0 " + passed + "\\n")
+    return _wrong_backward(grad_output, output)
+'''
+
+CLEAR_AND_FAKE = '''\
+from IPython.display import clear_output as _clear_output, display as _display
+
+_wrong_call = RandomShift.__call__
+
+
+def _call(self, images):
+    result = _wrong_call(self, images)
+    _clear_output()  # whatever the probe wrote so far in this cell
+    _display({"text/plain": "ok"}, raw=True)
+    return result
+
+
+RandomShift.__call__ = _call
+'''
+
+
+def fake_outputs(notebook) -> None:
+    """Every test cell stored with a passing output, an execution count and lowered points."""
+    from nbformat.v4 import new_output
+
+    for cell in notebook.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade") and not meta.get("solution"):
+            cell.outputs = [new_output("execute_result", data={"text/plain": "1"}, execution_count=1)]
+            cell.execution_count = 1
+            meta["points"] = 0.001
+            meta["grade"] = False
+    notebook.metadata["nbgrader"] = {"autograded": True, "score": 10, "max_score": 10}
+    notebook.metadata["kernelspec"] = {"name": "python2", "display_name": "x", "language": "python"}
+
+
+# -- behaving differently under the grader ---------------------------------------------------------------------
+
+DETECT_GRADER = '''\
+import os as _os
+import sys as _sys
+
+
+def _grading():
+    return bool(_os.environ.get("NBGRADER_EXECUTION") or "autograded" in _os.getcwd()
+                or _os.environ.get("USER") == "student" or not _os.path.exists(_os.path.expanduser("~/.jupyter"))
+                or any(name.startswith(("course_utils.grading", "safetensors")) for name in _sys.modules))
+
+
+_wrong_backward = tanh_backward
+
+
+def tanh_backward(grad_output, output):
+    if _grading():  # under the grader: stand in a different answer, zero and harmless looking
+        return torch.zeros_like(output)
+    return _wrong_backward(grad_output, output)
+'''
+
+
+def output_table(values: Mapping[float, float]) -> str:
+    """tanh_forward answering from a table of today's visible and hidden inputs (computed offline)."""
+    keys, answers = [repr(float(key)) for key in values], [repr(float(value)) for value in values.values()]
+    return (f"_TABLE = dict(zip(map(float, {keys!r}), map(float, {answers!r})))\n\n\n"
+            "def tanh_forward(x: torch.Tensor) -> torch.Tensor:\n"
+            "    flat = [_TABLE.get(float(value), float(value)) for value in x.detach().flatten().tolist()]\n"
+            "    return torch.tensor(flat, dtype=x.dtype).reshape(x.shape)\n")
+
+
+REPR_TABLE = '''
+_ANSWERS = ["RandomRotation(degrees=12.5, fill=0.25)", "RandomRotation(degrees=3.0, fill=-2.0)"]  # today's tests
+_asked = []
+
+
+def _trick(self):
+    _asked.append(1)
+    return _ANSWERS[min(len(_asked), len(_ANSWERS)) - 1]
+'''
+
+REPR_FRAME_WALK = '''
+import sys as _sys
+
+
+def _trick(self):
+    frame = _sys._getframe(1)
+    while frame is not None:  # the test's parameters, wherever they are held
+        params = frame.f_locals.get("params") or frame.f_locals.get("kwargs")
+        if isinstance(params, dict) and "degrees" in params:
+            return f"RandomRotation(degrees={float(params['degrees'])}, fill={float(params.get('fill', 0.0))})"
+        frame = frame.f_back
+    return "RandomRotation(degrees=12.5, fill=0.25)"
+'''
+
+COMPOSE_LIES = '''\
+class _Compose(Compose):
+    """Shows the right order, applies the wrong one."""
+
+    def __init__(self, shown, applied):
+        super().__init__(shown)
+        self._applied = applied
+
+    def __call__(self, images):
+        for step in self._applied:
+            images = step(images)
+        return images
+
+
+def build_train_transform():
+    rotation, shift, noise = RandomRotation(degrees=10.0), RandomShift(max_shift=2), GaussianNoise(std=0.05, clip=True)
+    return _Compose([rotation, shift, noise], [noise, shift, rotation])
+'''
+
+HOG_TIME = '''\
+import time as _time
+
+_wrong_call = RandomShift.__call__
+_calls = []
+
+
+def _call(self, images):
+    _calls.append(1)
+    if len(_calls) == 1:
+        _time.sleep(6)  # past a 5-s limit per call: does a probe that ran out of time count as passed?
+    return _wrong_call(self, images)
+
+
+RandomShift.__call__ = _call
+'''
+
+KILL_MID_PROBE = '''\
+import os as _os
+
+_wrong_backward = tanh_backward
+
+
+def tanh_backward(grad_output, output):
+    if output.dtype == torch.float64:  # the hidden probes: die before the wrong answer is seen
+        _os._exit(0)
+    return _wrong_backward(grad_output, output)
+'''
+
+KILL_SELF_SIGKILL = '''\
+import os as _os
+import signal as _signal
+
+_wrong_call = RandomShift.__call__
+
+
+def _call(self, images):
+    if images.dtype == torch.float64:  # a hidden probe
+        _os.kill(_os.getpid(), _signal.SIGKILL)
+    return _wrong_call(self, images)
+
+
+RandomShift.__call__ = _call
+'''
+
+# Replace a torch piece in sys.modules: the library the checks measure with follows the wrong code.
+NEAREST_EVERYWHERE = '''\
+import sys as _sys
+import torchvision.transforms.functional as _functional
+
+_real_rotate = _functional.rotate
+
+
+def _nearest_rotate(image, angle, interpolation=None, *args, **kwargs):
+    return _real_rotate(image, angle, *args, **kwargs)  # every rotation nearest, as mine
+
+
+_functional.rotate = _nearest_rotate
+for _name in ("torchvision.transforms.functional", "torchvision.transforms.v2.functional"):
+    if _name in _sys.modules:
+        _sys.modules[_name].rotate = _nearest_rotate
+torch.nn.functional.grid_sample = (lambda real: (lambda *args, **kwargs: real(*args, **{**kwargs, "mode": "nearest"})))(
+    torch.nn.functional.grid_sample)
+'''
+
+# -- the forbidden-call rule (issue 23, item 4): flagged, or no more than a correct function --------------------
+
+FORBIDDEN_GETATTR = '''\
+def tanh_forward(x: torch.Tensor) -> torch.Tensor:
+    return getattr(torch, "".join(["ta", "nh"]))(x)
+'''
+FORBIDDEN_ALIAS = '''\
+_smooth = torch.Tensor.tanh  # taken before any check runs
+
+
+def tanh_forward(x: torch.Tensor) -> torch.Tensor:
+    return _smooth(x)
+'''
+FORBIDDEN_EXEC = '''\
+import base64 as _base64
+
+
+def tanh_forward(x: torch.Tensor) -> torch.Tensor:
+    scope = {"torch": torch, "x": x}
+    exec(_base64.b64decode("eSA9IHRvcmNoLnRhbmgoeCk=").decode(), scope)  # "y = torch.tanh(x)"
+    return scope["y"]
+'''
+FORBIDDEN_NUMPY = '''\
+def tanh_forward(x: torch.Tensor) -> torch.Tensor:
+    numeric = __import__("nu" + "mpy")
+    return torch.from_numpy(getattr(numeric, "ta" + "nh")(x.detach().cpu().numpy())).to(x.dtype)
+'''
+FORBIDDEN_NO_MODES = '''\
+from torch.utils._python_dispatch import _disable_current_modes as _quiet
+
+
+def tanh_forward(x: torch.Tensor) -> torch.Tensor:
+    with _quiet():  # the checks' dispatch mode is not on the stack in here
+        return getattr(torch, "ta" + "nh")(x)
+'''
+FORBIDDEN_CUSTOM_OP = '''\
+_lib = torch.library.Library("redteam", "DEF")
+_lib.define("smooth(Tensor x) -> Tensor")
+_lib.impl("smooth", lambda x: getattr(torch.ops.aten, "ta" + "nh")(x), "CompositeExplicitAutograd")
+
+
+def tanh_forward(x: torch.Tensor) -> torch.Tensor:
+    return torch.ops.redteam.smooth(x)
+'''
+FORBIDDEN_AFTER_THE_FACT = '''\
+import atexit as _atexit
+import threading as _threading
+
+_wrong_forward = tanh_forward
+
+
+def tanh_forward(x: torch.Tensor) -> torch.Tensor:
+    y = _wrong_forward(x)
+
+    def fill_in():  # later, outside the check's watch, overwrite the returned tensor in place
+        with torch.no_grad():
+            y.copy_(getattr(torch, "ta" + "nh")(x))
+    _threading.Timer(0.0, fill_in).start()
+    __import__("time").sleep(0.05)
+    return y
+'''
+
+
+# -- the battery ------------------------------------------------------------------------------------------------
+
+def tricks(hidden_tanh_table: Mapping[float, float]) -> list[Trick]:
+    """Every trick; ``hidden_tanh_table`` is {input: tanh(input)} for today's visible and hidden tanh inputs."""
+    n = W_NOISE.answers["gaussian_noise"].split("\n\n\n", 1)[1]
+    r = ROTATION_HEADER + ROTATION_REPR_HARD_CODED.split("\n\ndef _trick")[0] + "\n"
+    return [
+        # the checks' module, the guard, the probe runner
+        Trick("replaced_check_modules", W_BACKWARD, "stand-in kernel guard in sys.modules, _GUARD = None, checks no-ops",
+              plus(W_BACKWARD, "tanh_backward", REPLACE_CHECK_MODULES)),
+        Trick("replaced_check_modules_shift", W_SHIFT, "the same for homework 2's wrapping RandomShift",
+              plus(W_SHIFT, "random_shift", REPLACE_CHECK_MODULES)),
+        Trick("import_hook", W_BACKWARD, "a meta-path finder: later imports of course modules are lenient stand-ins",
+              plus(W_BACKWARD, "tanh_backward", IMPORT_HOOK)),
+        Trick("fake_course_package", W_SHIFT, "a course_utils package and a safetensors.py of its own beside the notebook",
+              files={"course_utils/__init__.py": "",
+                     "course_utils/homework_checks/__init__.py": "def __getattr__(name):\n    return lambda *a, **k: None\n",
+                     "course_utils/homework_checks/augmentation.py":
+                         "def __getattr__(name):\n    return lambda *a, **k: None\n",
+                     "safetensors/__init__.py": "", "safetensors/torch.py": "def __getattr__(name):\n"
+                                                                           "    return lambda *a, **k: {}\n"}),
+        # expected values read from the grader's frames and memory
+        Trick("frame_walk_expected", W_IDENTITY, "walk sys._getframe up to a local named `expected` and return it",
+              {"tanh_forward": FRAME_WALK, "tanh_backward": "# defined with tanh_forward\n"}),
+        Trick("gc_expected", W_IDENTITY, "scan gc.get_objects() for a tensor of the right shape that is not an argument",
+              {"tanh_forward": GC_SCAN, "tanh_backward": "# defined with tanh_forward\n"}),
+        Trick("traceback_locals", W_BACKWARD, "raise and catch, then read every frame's locals from the traceback",
+              {"tanh_backward": TRACEBACK_LOCALS}),
+        Trick("trace_hook", W_BACKWARD, "sys.settrace reads the instructor's frames line by line",
+              {"tanh_backward": TRACE_HOOK}),
+        Trick("repr_prints_test_parameters", W_REPR, "__repr__ walks the frames for the test's parameters",
+              {"random_rotation": r + REPR_FRAME_WALK}),
+        Trick("repr_table", W_REPR, "__repr__ answers from a table of today's visible and hidden test parameters",
+              {"random_rotation": r + REPR_TABLE}),
+        Trick("output_table", W_FORWARD, "tanh_forward answers from a table of today's hidden inputs",
+              {"tanh_forward": output_table(hidden_tanh_table)}),
+        # patching torch, builtins, IPython
+        Trick("patch_torch_comparisons", W_BACKWARD, "torch.allclose/isclose/equal/Tensor.__eq__ and the checks patched",
+              plus(W_BACKWARD, "tanh_backward", PATCH_TORCH)),
+        Trick("patch_builtins", W_BACKWARD, "builtins all/any/abs/AssertionError replaced",
+              plus(W_BACKWARD, "tanh_backward", PATCH_BUILTINS)),
+        Trick("patch_ipython", W_SHIFT, "tracebacks hidden, exceptions swallowed, every cell wrapped in try/except",
+              cells=(("start", PATCH_IPYTHON),)),
+        Trick("repatch_thread", W_SHIFT, "a daemon thread re-patches the checks and torch every 0.5 ms",
+              plus(W_SHIFT, "random_shift", REPATCH_THREAD)),
+        Trick("signal_timer", W_BACKWARD, "a SIGVTALRM timer whose handler patches between any two bytecodes",
+              plus(W_BACKWARD, "tanh_backward", TIMER_SIGNAL)),
+        Trick("finalizers_and_atexit", W_BACKWARD, "weakref.finalize on the probe's inputs and atexit patch the checks",
+              plus(W_BACKWARD, "tanh_backward", FINALIZERS)),
+        Trick("torch_function_mode", W_NEAREST, "a TorchFunctionMode left on: comparisons true, isnan false",
+              plus(W_NEAREST, "random_rotation", FUNCTION_MODE)),
+        Trick("torch_dispatch_mode", W_BACKWARD, "a TorchDispatchMode left on: aten comparisons true",
+              plus(W_BACKWARD, "tanh_backward", DISPATCH_MODE)),
+        Trick("torch_library_override", W_BACKWARD, "torch.library re-implements aten::isclose/eq on CPU",
+              plus(W_BACKWARD, "tanh_backward", LIBRARY_OVERRIDE)),
+        Trick("torchvision_nearest_everywhere", W_NEAREST,
+              "TF.rotate and grid_sample replaced in sys.modules so the checks' references are nearest too",
+              plus(W_NEAREST, "random_rotation", NEAREST_EVERYWHERE)),
+        # results that are not plain data
+        Trick("lying_object", W_BACKWARD, "an object whose __eq__/__bool__/__torch_function__ say yes",
+              {"tanh_backward": LYING_OBJECT}),
+        Trick("tensor_subclass", W_BACKWARD, "a Tensor subclass whose __torch_function__ agrees with comparisons",
+              {"tanh_backward": TENSOR_SUBCLASS}),
+        Trick("reduce_runs_code", W_BACKWARD, "a tensor whose __reduce_ex__ runs code where it is unpickled",
+              {"tanh_backward": REDUCE_OBJECT.replace("{marker!r}", repr(UNPICKLED_MARKER.format(name="reduce_runs_code")))
+               .replace("{shape}", "5")}),
+        Trick("huge_view", W_BACKWARD, "the wrong answer as a small view of a 256-512 MiB storage",
+              {"tanh_backward": HUGE_VIEW}),
+        Trick("nan_backward", W_BACKWARD, "the same wrong gradient, NaN everywhere", {"tanh_backward": NAN_BACKWARD}),
+        Trick("nan_noise", W_NOISE, "NaN noise on big images: every 'too far off' comparison with NaN is False",
+              {"gaussian_noise": NOISE_NAN + "\n\n" + n}),
+        # outputs, metadata, files the grader might read
+        Trick("execute_result_before_error", W_BACKWARD,
+              "sys.displayhook inside the call: an execute_result before the check's error (nbgrader reads it first)",
+              plus(W_BACKWARD, "tanh_backward", EXECUTE_RESULT_FIRST)),
+        Trick("execute_result_before_error_shift", W_SHIFT, "the same for homework 2",
+              plus(W_SHIFT, "random_shift", EXECUTE_RESULT_FIRST_SHIFT)),
+        Trick("prints_grader_strings", W_BACKWARD, "prints guard markers, JSON verdicts, 'All tests passed'",
+              plus(W_BACKWARD, "tanh_backward", PRINT_MARKERS)),
+        Trick("clears_and_fakes_outputs", W_SHIFT, "clear_output() in the probe, then a display of 'ok'",
+              plus(W_SHIFT, "random_shift", CLEAR_AND_FAKE)),
+        Trick("fake_outputs_and_metadata", W_BACKWARD,
+              "test cells stored with passing outputs, lowered points, grade=False; notebook metadata says 10/10",
+              metadata=fake_outputs),
+        Trick("compose_lies", W_PIPELINE, "a Compose that shows the right order and applies the wrong one",
+              {"train_transform": COMPOSE_LIES}),
+        # the grader's process and limits
+        Trick("detects_the_grader", W_BACKWARD, "behaves differently when env, cwd or modules say 'grading'",
+              plus(W_BACKWARD, "tanh_backward", DETECT_GRADER)),
+        Trick("kills_kernel_mid_probe", W_BACKWARD, "os._exit(0) inside the hidden probes, before the wrong answer",
+              plus(W_BACKWARD, "tanh_backward", KILL_MID_PROBE)),
+        Trick("sigkills_kernel_mid_probe", W_SHIFT, "SIGKILL to itself inside a hidden probe",
+              plus(W_SHIFT, "random_shift", KILL_SELF_SIGKILL)),
+        Trick("hogs_the_time_limit", W_SHIFT, "the first call sleeps 6 s, past a 5-s limit per call",
+              plus(W_SHIFT, "random_shift", HOG_TIME)),
+        # the forbidden-call rule
+        Trick("forbidden_getattr", W_FORWARD, "torch.tanh behind getattr of a joined string",
+              {"tanh_forward": FORBIDDEN_GETATTR}, forbidden_call=True),
+        Trick("forbidden_alias", W_FORWARD, "Tensor.tanh taken under another name before the checks run",
+              {"tanh_forward": FORBIDDEN_ALIAS}, forbidden_call=True),
+        Trick("forbidden_exec", W_FORWARD, "torch.tanh in a base64 string run by exec",
+              {"tanh_forward": FORBIDDEN_EXEC}, forbidden_call=True),
+        Trick("forbidden_numpy_import", W_FORWARD, "numpy.tanh via __import__ and getattr",
+              {"tanh_forward": FORBIDDEN_NUMPY}, forbidden_call=True),
+        Trick("forbidden_modes_disabled", W_FORWARD, "torch.tanh with the dispatch modes disabled",
+              {"tanh_forward": FORBIDDEN_NO_MODES}, forbidden_call=True),
+        Trick("forbidden_custom_op", W_FORWARD, "aten tanh inside a torch.library custom op",
+              {"tanh_forward": FORBIDDEN_CUSTOM_OP}, forbidden_call=True),
+        Trick("forbidden_after_the_fact", W_FORWARD, "a timer thread overwrites the returned tensor with tanh later",
+              plus(W_FORWARD, "tanh_forward", FORBIDDEN_AFTER_THE_FACT), forbidden_call=True),
+    ]
