@@ -9,8 +9,28 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.overrides import TorchFunctionMode, resolve_name
 
 from ..selfcheck import Verdict, right, self_check, wrong
+
+
+class _CallsTo(TorchFunctionMode):
+    """Records the torch functions called inside it whose own name contains one of ``words``.
+
+    A TorchFunctionMode sees every torch function, tensor method and
+    ``torch.nn.functional`` call however it was imported (``nn.LeakyReLU``
+    calls ``F.leaky_relu``); the calls still run, so the answer can be checked too.
+    """
+
+    def __init__(self, *words):
+        super().__init__()
+        self.words, self.called = words, []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        name = resolve_name(func) or getattr(func, "__name__", repr(func))
+        if any(word in name.rsplit(".", 1)[-1] for word in self.words):
+            self.called.append(name)
+        return func(*args, **(kwargs or {}))
 
 
 def _as_float(answer, what: str) -> float:
@@ -49,70 +69,124 @@ def check_collapsed_linear(collapse) -> Verdict:
     return right("one nn.Linear does the work of three: a linear stack adds no expressive power.")
 
 
-@self_check
-def check_softmax_with_temperature(softmax_t) -> Verdict:
-    """Your turn (section 4): ``softmax_t(z, T)`` is softmax(z / T) over the last dimension, without overflow."""
-    cases = [
+def _softmax_cases():
+    """(logits, T) pairs: one row, batches of rows (2-D and 3-D), float32 and float64, small and huge logits."""
+    generator = torch.Generator().manual_seed(0)
+    return [
         (torch.tensor([2.0, 1.0, 0.1]), 1.0),
         (torch.tensor([2.0, 1.0, 0.1]), 2.0),
         (torch.tensor([2.0, 1.0, 0.1]), 0.5),
-        (torch.randn(4, 5, generator=torch.Generator().manual_seed(0)), 3.0),
+        (torch.randn(4, 5, generator=generator), 3.0),
+        (torch.randn(2, 3, 4, generator=generator, dtype=torch.float64), 0.7),
         (torch.tensor([1000.0, 999.0, 998.0]), 1.0),
         (torch.tensor([-1000.0, -999.0, -998.0]), 0.1),
+        (torch.tensor([[1000.0, 999.0], [-1000.0, -999.0]]), 1.0),  # rows far apart: each needs its own maximum
+        (500 * torch.randn(3, 6, generator=generator), 2.0),
     ]
-    for z, T in cases:
+
+
+@self_check
+def check_softmax_with_temperature(softmax_t) -> Verdict:
+    """Your turn (section 4): ``softmax_t(z, T)`` is softmax(z / T) over the last dimension, without overflow.
+
+    Tried on single rows and on batches (2-D and 3-D, float32 and float64), with
+    logits up to ±1000 and rows far apart; calling a softmax of torch is not allowed.
+    """
+    for z, T in _softmax_cases():
         before = z.clone()
-        p = softmax_t(z, T)
+        with _CallsTo("softmax") as spy:
+            p = softmax_t(z, T)
+        if spy.called:
+            return wrong(f"your function calls {spy.called[0]}; compute the softmax yourself from torch.exp and a sum.")
         if not torch.equal(z, before):
             return wrong("your function changed the logits it was given; compute on a copy (z - m, not z -= m).")
         if not isinstance(p, torch.Tensor) or p.shape != z.shape:
             return wrong(f"for logits of shape {tuple(z.shape)} return probabilities of the same shape.")
         if not torch.isfinite(p).all():
+            if z.dim() > 1:
+                return wrong(f"for the batch {z.tolist()} (T = {T}) you got nan or inf: a row whose logits are far "
+                             "below another row's maximum underflows; subtract each row's own largest logit.")
             return wrong(f"for logits {z.tolist()} and T = {T} you got nan or inf: subtract the largest logit first.")
-        if not torch.allclose(p.sum(dim=-1), torch.ones(p.shape[:-1]), atol=1e-5):
+        p = p.to(z.dtype)
+        # float32 rounding of logits near 1000 moves a probability by up to ~1e-4 (z - logsumexp(z) loses digits)
+        if not torch.allclose(p.sum(dim=-1), torch.ones(p.shape[:-1], dtype=z.dtype), atol=1e-4):
             return wrong("the probabilities must sum to 1 along the last dimension (each row, for a batch).")
-        if not torch.allclose(p, torch.softmax(z / T, dim=-1), atol=1e-6):
-            return wrong(f"for T = {T} the probabilities are not softmax(z / T); is T used (and used as a divisor)?")
-    return right("softmax(z / T), stable for large logits, row by row for a batch.")
+        if not torch.allclose(p, torch.softmax(z / T, dim=-1), rtol=1e-3, atol=1e-4):
+            return wrong(f"for logits of shape {tuple(z.shape)} and T = {T} the probabilities are not "
+                         "softmax(z / T) row by row; is T used (and used as a divisor)?")
+    return right("softmax(z / T), stable for large logits, row by row for batches of any shape.")
+
+
+def _leaky_relu_inputs():
+    generator = torch.Generator().manual_seed(0)
+    return [
+        torch.linspace(-3, 3, 61),  # holds exactly 0
+        100 * torch.randn(3, 4, 5, generator=generator),
+        torch.randn(7, 2, generator=generator, dtype=torch.float64),
+    ]
 
 
 @self_check
 def check_leaky_relu(leaky_relu) -> Verdict:
-    """Exercise 1: ``leaky_relu(x, slope)`` is x for x > 0 and slope·x otherwise."""
-    x = torch.linspace(-3, 3, 61)
-    for slope in (0.01, 0.2):
-        before = x.clone()
-        y = leaky_relu(x, slope)
-        if not torch.equal(x, before):
-            return wrong("your function changed its input in place; return a new tensor.")
-        if not isinstance(y, torch.Tensor) or y.shape != x.shape:
-            return wrong("return a tensor of the same shape as x.")
-        if not torch.allclose(y[x > 0], x[x > 0]):
-            return wrong("for positive inputs LeakyReLU is the identity.")
-        if not torch.allclose(y, F.leaky_relu(x, slope), atol=1e-6):
-            return wrong(f"with slope = {slope} the negative side is off: use the slope you are given.")
-    return right("matches F.leaky_relu for two slopes.")
+    """Exercise 1: ``leaky_relu(x, slope)`` is x for x > 0 and slope·x otherwise (0 <= slope < 1), not F.leaky_relu."""
+    for x in _leaky_relu_inputs():
+        for slope in (0.01, 0.2, 0.5, 0.0):
+            before = x.clone()
+            with _CallsTo("leaky_relu", "rrelu") as spy:
+                y = leaky_relu(x, slope)
+            if spy.called:
+                return wrong(f"your function calls {spy.called[0]}; write it from tensor operations "
+                             "(a comparison, torch.where, clamp, ...).")
+            if not torch.equal(x, before):
+                return wrong("your function changed its input in place; return a new tensor.")
+            if not isinstance(y, torch.Tensor) or y.shape != x.shape:
+                return wrong(f"for x of shape {tuple(x.shape)} return a tensor of the same shape.")
+            y, expected = y.detach().double(), F.leaky_relu(x, slope).double()
+            positive = x > 0
+            if not torch.allclose(y[positive], expected[positive], rtol=1e-5, atol=1e-6):
+                return wrong("for positive inputs LeakyReLU is the identity.")
+            if not torch.allclose(y, expected, rtol=1e-5, atol=1e-6):
+                return wrong(f"with slope = {slope} the negative side is off: use the slope you are given.")
+    return right("x for x > 0 and slope·x otherwise, for four slopes and inputs of three shapes.")
+
+
+def _softplus_inputs():
+    generator = torch.Generator().manual_seed(0)
+    ends = [-1000.0, -50.0, -3.0, 0.0, 2.0, 50.0, 1000.0]
+    return [
+        torch.tensor(ends),
+        30 * torch.randn(5, 7, generator=generator),
+        torch.tensor(ends + [-800.0, 800.0], dtype=torch.float64),
+    ]
 
 
 @self_check
 def check_stable_softplus(softplus) -> Verdict:
-    """Exercise 2: ``softplus(x) = log(1 + e^x)`` in float32 without overflow, with a usable gradient."""
-    x = torch.tensor([-1000.0, -50.0, -3.0, 0.0, 2.0, 50.0, 1000.0], requires_grad=True)
-    y = softplus(x)
-    if not isinstance(y, torch.Tensor) or y.shape != x.shape:
-        return wrong("return a tensor of the same shape as x.")
-    if not torch.isfinite(y).all():
-        bad = x[~torch.isfinite(y)].tolist()
-        return wrong(f"softplus({bad[0]:g}) is not finite: e^x overflows; rewrite log(1 + e^x) for large x.")
-    if not torch.allclose(y.detach(), F.softplus(x.detach()), rtol=1e-5, atol=1e-6):
-        return wrong("the values differ from log(1 + e^x) somewhere in [−1000, 1000].")
-    if not y.requires_grad:
-        return wrong("the result is not connected to x in the autograd graph; use torch operations only.")
-    (grad,) = torch.autograd.grad(y.sum(), x)
-    smooth = x.detach() != 0  # at exactly 0 a max(x, 0) form may pick either one-sided slope
-    if not torch.isfinite(grad).all() or not torch.allclose(grad[smooth], torch.sigmoid(x.detach())[smooth], atol=1e-5):
-        return wrong("the values are right but the gradient is not σ(x) everywhere (nan or wrong at the ends?).")
-    return right("finite for every input, equal to F.softplus, and its gradient is σ(x).")
+    """Exercise 2: ``softplus(x) = log(1 + e^x)`` without overflow, with a usable gradient, not F.softplus."""
+    for x in _softplus_inputs():
+        x = x.clone().requires_grad_(True)
+        with _CallsTo("softplus") as spy:
+            y = softplus(x)
+        if spy.called:
+            return wrong(f"your function calls {spy.called[0]}; build it from torch.exp, torch.log1p and friends.")
+        if not isinstance(y, torch.Tensor) or y.shape != x.shape:
+            return wrong(f"for x of shape {tuple(x.shape)} return a tensor of the same shape.")
+        if not torch.isfinite(y).all():
+            bad = x[~torch.isfinite(y)].tolist()
+            return wrong(f"softplus({bad[0]:g}) in {x.dtype} is not finite: e^x overflows; rewrite log(1 + e^x) for large x.")
+        if not torch.allclose(y.detach().to(x.dtype), F.softplus(x.detach()), rtol=1e-5, atol=1e-6):
+            return wrong(f"the values differ from log(1 + e^x) somewhere (inputs of shape {tuple(x.shape)}, {x.dtype}).")
+        if not y.requires_grad:
+            return wrong("the result is not connected to x in the autograd graph; use torch operations only.")
+        (grad,) = torch.autograd.grad(y.sum(), x)
+        smooth = x.detach() != 0  # at exactly 0 a max(x, 0) form may pick either one-sided slope
+        if not torch.isfinite(grad).all():
+            where = x.detach()[~torch.isfinite(grad)][0].item()
+            return wrong(f"the values are right but the gradient at x = {where:g} is nan or inf. torch.where "
+                         "differentiates both branches: an inf in the branch it does not pick still poisons the gradient.")
+        if not torch.allclose(grad[smooth].to(x.dtype), torch.sigmoid(x.detach())[smooth], atol=1e-5):
+            return wrong("the values are right but the gradient is not σ(x) everywhere.")
+    return right("finite for every input, equal to log(1 + e^x) in float32 and float64, and its gradient is σ(x).")
 
 
 TEMPERATURE_LOGITS = torch.tensor([2.0, 1.0, 0.1], dtype=torch.float64)
