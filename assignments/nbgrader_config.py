@@ -67,6 +67,9 @@ c.Autograde.autograde_preprocessors = [
 # the gradebook by nbgrader's AssignLatePenalties (nbgrader's default plugin stores none).
 c.AssignLatePenalties.plugin_class = "course_utils.grading.late_penalty.CourseLatePenalty"
 
+# `nbgrader export` writes what `make export` writes (grades.csv and the LMS's grades_wide.csv).
+c.ExportApp.plugin_class = "course_utils.grading.export.CourseExport"
+
 # Feedback must not show the hidden tests, neither their source nor the lines
 # quoted in tracebacks (nbgrader 0.9 shows both by default), nor mark schemes.
 c.GenerateFeedback.preprocessors = [

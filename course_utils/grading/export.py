@@ -31,6 +31,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
+from nbgrader.plugins import ExportPlugin
+
 from . import deadlines, lms, roster
 
 GRADES_CSV = "grades.csv"
@@ -89,6 +91,26 @@ def write_grades(course: Path) -> list[GradeRow]:
     _write_csv(course / GRADES_WIDE_CSV,
                [*WIDE_COLUMNS, *(settings.lms_name(a) for a in assignments), *WIDE_TRAILING], wide)
     return rows
+
+
+class CourseExport(ExportPlugin):
+    """``nbgrader export`` writes what ``make export`` writes: grades.csv and grades_wide.csv (see
+    :func:`write_grades`), set as ``c.ExportApp.plugin_class`` in ``assignments/nbgrader_config.py``.
+
+    nbgrader's default exporter writes one flat table of raw scores and penalties; the course's rows
+    also need the roster, the autograder's statuses (flagged, failed, ...) and LMS late marks, which
+    the gradebook does not hold, so the plugin reads the course folder as well. ``make export`` calls
+    :func:`write_grades` directly (the same writer, without starting nbgrader's application); ``--to``,
+    ``--assignment`` and ``--student`` are not supported: the files always hold the whole class.
+    """
+
+    def export(self, gradebook) -> None:
+        if self.to or self.student or self.assignment:
+            raise ValueError("the course's exporter writes grades.csv and grades_wide.csv for the whole class; "
+                             "run 'nbgrader export' without --to, --assignment or --student")
+        root = self.config.get("CourseDirectory", {}).get("root") or os.getcwd()
+        rows = write_grades(Path(root))
+        self.log.info("Wrote %d row(s) to %s and %s", len(rows), GRADES_CSV, GRADES_WIDE_CSV)
 
 
 def grade_rows(course: Path, students: list[roster.Student]) -> list[GradeRow]:

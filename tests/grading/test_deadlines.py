@@ -91,3 +91,4 @@ def test_the_course_configures_nbgrader_with_its_late_plugin():
     config = PyFileConfigLoader("nbgrader_config.py", path=str(COURSE)).load_config()
     assert config.AssignLatePenalties.plugin_class == "course_utils.grading.late_penalty.CourseLatePenalty"
     assert "nbgrader.preprocessors.AssignLatePenalties" in config.Autograde.autograde_preprocessors
+    assert config.ExportApp.plugin_class == "course_utils.grading.export.CourseExport"  # nbgrader export too

@@ -161,3 +161,18 @@ def test_someone_not_on_the_roster_is_listed_but_not_sent_to_the_lms(exported):
 def test_export_leaves_no_temporary_files(exported):
     """Are both files written whole (no .tmp left)?"""
     assert not [name for name in os.listdir(exported) if name.endswith(".tmp")]
+
+
+@pytest.mark.slow
+def test_nbgrader_export_writes_what_make_export_writes(exported):
+    """Does `nbgrader export` (the course's ExportPlugin) write the same grades.csv and grades_wide.csv?"""
+    from course_utils.grading.nbgrader_run import nbgrader_environment
+
+    expected = {name: (exported / name).read_bytes() for name in ("grades.csv", "grades_wide.csv")}
+    for name in expected:
+        (exported / name).unlink()
+    done = subprocess.run([sys.executable, "-m", "course_utils.grading.nbgrader_cli", "export",
+                           "--exporter=course_utils.grading.export.CourseExport"],
+                          cwd=exported, capture_output=True, text=True, env=nbgrader_environment())
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert {name: (exported / name).read_bytes() for name in expected} == expected
