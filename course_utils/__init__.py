@@ -25,6 +25,8 @@ models             ``NotMNISTNet``, ``build_notmnist_model``, ``notmnist_augment
                    ``train_notmnist_model`` (lecture 07's recipe), ``export_model``, ``load_exported_model``
 training           ``fit``, ``evaluate``, ``predict``, ``accuracy``, ``confusion_matrix``, ``most_confused``
 selfcheck          ``Verdict``, ``self_check`` (the exercises' self-checks, in ``course_utils.exercises``)
+letters            ``make_letters``, ``write_letter_folders`` (generated letters A-J, lecture 08)
+diagnostics        ``layer_table``, ``lr_range_test`` (reading a model, the learning-rate range test)
 =================  =========================================================
 """
 from __future__ import annotations
@@ -72,6 +74,10 @@ _EXPORTS = {
     "accuracy": "training",
     "confusion_matrix": "training",
     "most_confused": "training",
+    "make_letters": "letters",
+    "write_letter_folders": "letters",
+    "layer_table": "diagnostics",
+    "lr_range_test": "diagnostics",
 }
 
 __all__ = ["__version__", *_EXPORTS]
