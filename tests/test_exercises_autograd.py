@@ -1,33 +1,87 @@
-"""Lecture 2's self-checks: right for a right answer, not yet (with a reason) for a wrong one,
-not attempted for the placeholder."""
+"""Lecture 2's self-checks: does each say right for every right answer (written in several ways), not yet (with a
+reason) for the wrong answers a student would plausibly write, and not attempted for the placeholder, without
+printing the answer or moving the notebook's random state?"""
 import numpy as np
+import pytest
 import torch
 
 from course_utils.exercises import autograd as checks
 from selfcheck_contract import contract_tests
 
 
-def _sgd_right(params, lr):
-    with torch.no_grad():
-        for p in params:
-            p -= lr * p.grad
-    for p in params:
-        p.grad = None
+def _by_hand_with_autograd(a, b):
+    a, b = a.clone().requires_grad_(), b.clone().requires_grad_()
+    (a**2 * b).sum().backward()
+    return a.grad, b.grad
 
 
-def _sgd_keeps_grad(params, lr):
-    with torch.no_grad():
-        for p in params:
-            p -= lr * p.grad
+def _chunks_scaled(w, X, y, chunk_size):
+    n = len(X)
+    for start in range(0, n, chunk_size):
+        Xc, yc = X[start:start + chunk_size], y[start:start + chunk_size]
+        (((Xc @ w - yc) ** 2).mean() * len(Xc) / n).backward()
+    return w.grad
 
 
-def _jacobian_right(f, x):
+def _chunks_summed_squares(w, X, y, chunk_size):
+    for Xc, yc in zip(X.split(chunk_size), y.split(chunk_size)):
+        loss = ((Xc @ w - yc) ** 2).sum() / len(X)
+        loss.backward()
+    return w.grad
+
+
+def _chunks_unscaled(w, X, y, chunk_size):
+    for Xc, yc in zip(X.split(chunk_size), y.split(chunk_size)):
+        ((Xc @ w - yc) ** 2).mean().backward()
+    return w.grad
+
+
+def _chunks_averaged_over_chunks(w, X, y, chunk_size):
+    chunks = list(zip(X.split(chunk_size), y.split(chunk_size)))
+    for Xc, yc in chunks:
+        (((Xc @ w - yc) ** 2).mean() / len(chunks)).backward()
+    return w.grad
+
+
+def _chunks_cleared_each_time(w, X, y, chunk_size):
+    for Xc, yc in zip(X.split(chunk_size), y.split(chunk_size)):
+        w.grad = None
+        (((Xc @ w - yc) ** 2).sum() / len(X)).backward()
+    return w.grad
+
+
+def _chunks_one_pass(w, X, y, chunk_size):
+    ((X @ w - y) ** 2).mean().backward()
+    return w.grad
+
+
+def _chunks_drop_the_short_one(w, X, y, chunk_size):
+    n = len(X)
+    for start in range(0, n - chunk_size + 1, chunk_size):
+        Xc, yc = X[start:start + chunk_size], y[start:start + chunk_size]
+        (((Xc @ w - yc) ** 2).sum() / n).backward()
+    return w.grad
+
+
+def _jacobian_backward(f, x):
     x = x.clone().requires_grad_()
     rows = []
     for i in range(len(f(x))):
         x.grad = None
         f(x)[i].backward()
         rows.append(x.grad.clone())
+    return torch.stack(rows)
+
+
+def _jacobian_autograd_grad(f, x):
+    x = x.clone().requires_grad_()
+    y = f(x)
+    rows = []
+    for i in range(len(y)):
+        v = torch.zeros_like(y)
+        v[i] = 1
+        (row,) = torch.autograd.grad(y, x, grad_outputs=v, retain_graph=True)
+        rows.append(row)
     return torch.stack(rows)
 
 
@@ -40,18 +94,90 @@ def _jacobian_accumulating(f, x):
     return torch.stack(rows)
 
 
-RIGHT_AND_WRONG = [
-    (checks.check_gradients_by_hand, lambda a, b: (2 * a * b, a**2), lambda a, b: (2 * a, a**2)),
-    (checks.check_sgd_step, _sgd_right, _sgd_keeps_grad),
-    (checks.check_to_numpy, lambda t: t.detach().cpu().numpy(), lambda t: t.detach().tolist()),
-    (checks.check_graph_of_expression,
-     ["SumBackward0", "MulBackward0", "AddBackward0", "AccumulateGrad", "AccumulateGrad", "AccumulateGrad"],
-     ["SumBackward0", "MulBackward0", "AddBackward0", "AccumulateGrad", "AccumulateGrad"]),
-    (checks.check_jacobian_by_backward, _jacobian_right, _jacobian_accumulating),
-    (checks.check_rescaled_lr_max, 2 / np.linalg.eigvalsh(2 / 4 * np.array([[30.0, 20.0], [20.0, 30.0]])).max(), 0.001327),
-]
+def _jacobian_rows_not_copied(f, x):
+    x = x.clone().requires_grad_()
+    rows = []
+    for i in range(len(f(x))):
+        if x.grad is not None:
+            x.grad.zero_()
+        f(x)[i].backward()
+        rows.append(x.grad)          # the same tensor every time: all rows end up equal to the last
+    return torch.stack(rows)
+
+
+def _jacobian_of_the_sum(f, x):
+    x = x.clone().requires_grad_()
+    m = len(f(x))
+    rows = []
+    for _ in range(m):
+        x.grad = None
+        f(x).sum().backward()
+        rows.append(x.grad.clone())
+    return torch.stack(rows)
+
+
+GRAPH = ["SumBackward0", "MulBackward0", "AddBackward0", "AccumulateGrad", "AccumulateGrad", "AccumulateGrad"]
+NEW_HESSIAN = 2 / 4 * np.array([[30.0, 20.0], [20.0, 30.0]])   # X with its second column divided by 10
+
+RIGHT = {
+    checks.check_gradients_by_hand: [lambda a, b: (2 * a * b, a**2), lambda a, b: (a * b * 2, a.pow(2)),
+                                     lambda a, b: (torch.mul(2 * a, b), a * a)],
+    checks.check_gradient_in_chunks: [_chunks_scaled, _chunks_summed_squares],
+    checks.check_to_numpy: [lambda t: t.detach().cpu().numpy(), lambda t: t.numpy(force=True),
+                            lambda t: np.array(t.tolist())],
+    checks.check_graph_of_expression: [GRAPH, tuple(GRAPH), "\n".join(GRAPH)],
+    checks.check_jacobian_by_backward: [_jacobian_backward, _jacobian_autograd_grad],
+    checks.check_rescaled_lr_max: [2 / np.linalg.eigvalsh(NEW_HESSIAN).max(), 0.08, torch.tensor(0.0801)],
+}
+WRONG = {
+    checks.check_gradients_by_hand: [lambda a, b: (2 * a, a**2), lambda a, b: (2 * a * b, 2 * a),
+                                     lambda a, b: (a**2, 2 * a * b),
+                                     lambda a, b: ((2 * a * b).sum(), (a**2).sum()),
+                                     _by_hand_with_autograd],
+    checks.check_gradient_in_chunks: [_chunks_unscaled, _chunks_averaged_over_chunks, _chunks_cleared_each_time,
+                                      _chunks_one_pass, _chunks_drop_the_short_one],
+    checks.check_to_numpy: [lambda t: t.numpy(), lambda t: np.asarray(t), lambda t: t.detach(),
+                            lambda t: t.cpu().numpy(), lambda t: t.detach().tolist()],
+    checks.check_graph_of_expression: [GRAPH[:-1],  # a's node once, as drawn: print_graph reaches it twice
+                                       ["SumBackward0", "AddBackward0", "MulBackward0"] + GRAPH[3:],
+                                       ["SumBackward0", "MulBackward0", "AccumulateGrad", "AddBackward0",
+                                        "AccumulateGrad", "AccumulateGrad"]],
+    checks.check_jacobian_by_backward: [_jacobian_accumulating, _jacobian_rows_not_copied, _jacobian_of_the_sum,
+                                        lambda f, x: torch.autograd.functional.jacobian(f, x),
+                                        lambda f, x: torch.func.jacrev(f)(x)],
+    checks.check_rescaled_lr_max: [0.001327, 1 / 25, 2 / 12.5, 2 / 5, "0.08"],
+}
+CASES = [(check, RIGHT[check][0], WRONG[check][0]) for check in RIGHT]
 test_right_answer_is_right, test_wrong_answer_is_not_yet_with_a_reason, test_placeholder_is_not_attempted = (
-    contract_tests(RIGHT_AND_WRONG))
+    contract_tests(CASES))
+
+
+def _name(value):
+    return getattr(value, "__name__", "")
+
+
+@pytest.mark.parametrize("check,answer", [(c, a) for c, answers in RIGHT.items() for a in answers], ids=_name)
+def test_every_right_answer_is_right(check, answer):
+    assert check(answer).status == "right"
+
+
+@pytest.mark.parametrize("check,answer", [(c, a) for c, answers in WRONG.items() for a in answers], ids=_name)
+def test_every_plausible_wrong_answer_is_not_yet(check, answer):
+    verdict = check(answer)
+    assert verdict.status == "wrong" and len(verdict.message) > 20, verdict
+
+
+def test_every_check_has_two_right_and_three_wrong_answers():
+    assert RIGHT.keys() == WRONG.keys()
+    assert all(len(RIGHT[check]) >= 2 and len(WRONG[check]) >= 3 for check in RIGHT)
+
+
+@pytest.mark.parametrize("check", list(RIGHT), ids=_name)
+def test_a_check_leaves_the_random_state_alone(check):
+    state = torch.get_rng_state()
+    check(RIGHT[check][0])
+    check(WRONG[check][0])
+    assert torch.equal(torch.get_rng_state(), state)
 
 
 def test_plain_numpy_call_fails_on_a_tensor_that_requires_grad_and_is_reported():
@@ -60,15 +186,21 @@ def test_plain_numpy_call_fails_on_a_tensor_that_requires_grad_and_is_reported()
     assert verdict.status == "wrong" and "RuntimeError" in verdict.message
 
 
-def test_sgd_step_that_replaces_the_tensor_is_wrong():
-    def rebinds(params, lr):
-        for p in params:
-            p.data = p.data - lr * p.grad   # right values, but the gradients are kept
-    assert "gradients" in checks.check_sgd_step(rebinds).message
+def test_autograd_inside_the_hand_derivation_is_named():
+    assert "autograd" in checks.check_gradients_by_hand(_by_hand_with_autograd).message
+
+
+def test_chunked_gradient_counts_the_backward_passes():
+    assert "one per chunk" in checks.check_gradient_in_chunks(_chunks_one_pass).message
 
 
 def test_accumulated_jacobian_gets_the_clear_the_gradient_hint():
     assert "clear" in checks.check_jacobian_by_backward(_jacobian_accumulating).message
+
+
+def test_a_library_jacobian_is_refused():
+    verdict = checks.check_jacobian_by_backward(lambda f, x: torch.autograd.functional.jacobian(f, x))
+    assert "backward passes of its own" in verdict.message
 
 
 def test_graph_names_from_print_graph_lines_are_accepted():
