@@ -7,6 +7,7 @@ without printing the expected answer.
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 
@@ -46,31 +47,51 @@ def _eigenvalues(hessian) -> torch.Tensor:
     return torch.linalg.eigvalsh(torch.as_tensor(hessian, dtype=torch.float64))
 
 
-HESSIANS = [
-    [[1.0, 0.0], [0.0, 2.0]],
-    [[-1.0, 0.0], [0.0, -3.0]],
-    [[0.0, 1.0], [1.0, 0.0]],
-    [[2.0, 3.0], [3.0, 2.0]],  # positive diagonal, but a saddle
-    [[-2.0, 1.0], [1.0, -2.0]],
-    [[4.0, 1.0, 0.0], [1.0, 3.0, 0.0], [0.0, 0.0, -0.5]],
-    [[5.0, 2.0, 0.0], [2.0, 5.0, 1.0], [0.0, 1.0, 4.0]],
-]
+def _rotated(eigenvalues, seed: int) -> torch.Tensor:
+    """A symmetric matrix with these eigenvalues in a random orthonormal basis (its diagonal says little)."""
+    n = len(eigenvalues)
+    basis, _ = torch.linalg.qr(torch.randn(n, n, generator=torch.Generator().manual_seed(seed), dtype=torch.float64))
+    return basis @ torch.diag(torch.tensor(eigenvalues, dtype=torch.float64)) @ basis.T
+
+
+def _hessians() -> list[torch.Tensor]:
+    """2×2 to 5×5 Hessians, float32 and float64, every sign pattern: a rule for 2×2 matrices is not enough."""
+    plain = [
+        [[1.0, 0.0], [0.0, 2.0]],
+        [[-1.0, 0.0], [0.0, -3.0]],
+        [[0.0, 1.0], [1.0, 0.0]],
+        [[2.0, 3.0], [3.0, 2.0]],  # positive diagonal, but a saddle
+        [[-2.0, 1.0], [1.0, -2.0]],
+        [[-1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, 5.0]],  # det > 0 and H[0, 0] < 0, yet a saddle
+        [[4.0, 1.0, 0.0], [1.0, 3.0, 0.0], [0.0, 0.0, -0.5]],
+        [[5.0, 2.0, 0.0], [2.0, 5.0, 1.0], [0.0, 1.0, 4.0]],
+    ]
+    hessians = [torch.tensor(h) for h in plain]
+    for seed, eigenvalues in enumerate([(-2.0, -1.0, 3.0), (-3.0, -0.5, -1.0), (0.5, 2.0, 1.0), (-1.0, 2.0, 4.0),
+                                        (1.0, 2.0, 3.0, -0.1), (-1.0, -2.0, -3.0, -4.0, -5.0), (3.0, -1.0, 2.0, 1.0, 4.0)]):
+        hessians.append(_rotated(eigenvalues, seed))
+    return hessians
 
 
 @self_check
 def check_classify_critical_point(classify) -> Verdict:
-    """Your turn (section 7): ``classify(hessian)`` says "minimum", "maximum" or "saddle" (Hessian invertible)."""
-    for hessian in HESSIANS:
+    """Your turn (section 7): ``classify(hessian)`` says "minimum", "maximum" or "saddle" (Hessian invertible).
+
+    Tried on symmetric 2×2 to 5×5 Hessians (float32 and float64) with every
+    pattern of eigenvalue signs, most of them in a rotated basis.
+    """
+    for hessian in _hessians():
         eigenvalues = _eigenvalues(hessian)
         expected = "minimum" if (eigenvalues > 0).all() else "maximum" if (eigenvalues < 0).all() else "saddle"
-        answer = classify(torch.tensor(hessian))
+        answer = classify(hessian.clone())
         if answer not in ("minimum", "maximum", "saddle"):
             return wrong(f'return one of the strings "minimum", "maximum", "saddle"; got {answer!r}.')
         if answer != expected:
             size = len(hessian)
-            return wrong(f"for the {size}×{size} Hessian {hessian} your answer is {answer!r}, which is not right; "
-                         "the diagonal alone does not decide it.")
-    return right("every Hessian classified by the signs of its eigenvalues.")
+            return wrong(f"for the {size}×{size} Hessian {hessian.numpy().round(3).tolist()} your answer is "
+                         f"{answer!r}, which is not right. Neither the diagonal nor (beyond 2×2) the determinant "
+                         "decides it: look at the signs of all its eigenvalues.")
+    return right("every Hessian, 2×2 to 5×5, classified by the signs of its eigenvalues.")
 
 
 @self_check
@@ -83,6 +104,18 @@ def check_step_lr_value(lr) -> Verdict:
     return right("halved three times: at steps 10, 20 and 30.")
 
 
+def _integer_pair(answer):
+    """``answer`` as a tuple of two ints if it is a pair of whole numbers (tuple, list, tensor, ...), else None."""
+    try:
+        values = [value.item() if isinstance(value, torch.Tensor) else value for value in answer]
+    except TypeError:
+        return None
+    if len(values) != 2 or not all(isinstance(v, numbers.Real) and not isinstance(v, bool) and float(v).is_integer()
+                                   for v in values):
+        return None
+    return tuple(int(v) for v in values)
+
+
 EARLY_STOPPING_CASES = [
     # (validation losses, patience, (epochs trained, best epoch))
     ([1.0, 0.8, 0.9, 0.85, 0.95, 0.7], 2, (4, 2)),
@@ -91,6 +124,8 @@ EARLY_STOPPING_CASES = [
     ([3.0, 2.0, 2.5, 1.0, 1.5, 1.6, 1.7], 3, (7, 4)),
     ([3.0, 2.0, 2.5, 1.0, 1.5, 1.6, 1.7], 2, (6, 4)),
     ([0.5], 1, (1, 1)),
+    ([2.0, 1.0, 1.0, 0.99999, 3.0, 4.0], 2, (6, 4)),  # any strictly smaller loss counts, however small the gain
+    ([5.0, 4.0, 4.5, 4.2, 3.0, 3.5, 3.6, 3.7, 2.0], 3, (8, 5)),
 ]
 
 
@@ -99,12 +134,13 @@ def check_early_stopping(early_stopping) -> Verdict:
     """Exercise 2: ``early_stopping(val_losses, patience) -> (epochs_trained, best_epoch)``, both counted from 1."""
     for losses, patience, expected in EARLY_STOPPING_CASES:
         answer = early_stopping(list(losses), patience)
-        if not (isinstance(answer, tuple) and len(answer) == 2):
-            return wrong(f"return a pair (epochs_trained, best_epoch); got {answer!r}.")
-        if tuple(int(a) for a in answer) != expected:
+        pair = _integer_pair(answer)
+        if pair is None:
+            return wrong(f"return a pair of whole numbers (epochs_trained, best_epoch); got {answer!r}.")
+        if pair != expected:
             return wrong(f"for val_losses = {losses} and patience = {patience} your answer {answer} is not right "
                          "(epochs count from 1; only a strictly smaller loss is an improvement).")
-    return right("stops after `patience` epochs without a new best, and remembers the best epoch.")
+    return right("stops after `patience` epochs in a row without a new best, and remembers the best epoch.")
 
 
 def _rosenbrock(w: torch.Tensor) -> torch.Tensor:
