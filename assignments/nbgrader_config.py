@@ -44,19 +44,19 @@ c.OverwriteCells.missing_cell_notification = (
 c.IgnorePattern.enabled = True
 c.IgnorePattern.pattern = r"Warning"
 
-# Autograding runs the notebook with course_utils.grading.guarded_execute.GuardedExecute,
-# nbgrader's Execute with the kernel guard around every test cell: the tests run
-# on the originals of what they rely on, and a change made to those while they
-# run is reported (RecordGuardReport writes the findings into the graded
-# notebook, after the metadata clean-up). nbgrader keeps 1000 lines of a cell's
-# output, but one print can be a 10 MB line: course_utils.grading.limits.LimitOutput
-# also keeps at most 100,000 characters per cell. The rest of the list is
-# nbgrader's default.
+# Autograding runs the notebook with course_utils.grading.judged_execute.JudgedExecute,
+# nbgrader's Execute except for the autograded test cells: their checks' inputs,
+# expected values and comparisons are the grader's, outside the kernel, which only
+# runs the probes and hands back raw results (RecordGradingReport writes the run's
+# flags into the graded notebook, after the metadata clean-up). nbgrader keeps 1000
+# lines of a cell's output, but one print can be a 10 MB line:
+# course_utils.grading.limits.LimitOutput also keeps at most 100,000 characters per
+# cell. The rest of the list is nbgrader's default.
 c.Autograde.autograde_preprocessors = [
-    "course_utils.grading.guarded_execute.GuardedExecute",
+    "course_utils.grading.judged_execute.JudgedExecute",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
-    "course_utils.grading.guarded_execute.RecordGuardReport",
+    "course_utils.grading.judged_execute.RecordGradingReport",
     "course_utils.grading.limits.LimitOutput",
     "nbgrader.preprocessors.SaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",

@@ -4,6 +4,6 @@
 ``make release``, ``make autograde`` and ``make feedback`` run; see
 :mod:`course_utils.grading.pipeline` for the layers. What the notebooks' test
 cells import is elsewhere, in :mod:`course_utils.homework_checks` (it needs
-only torch); :mod:`course_utils.grading.kernel_guard` is the one module of
-this package that runs inside the grading kernel.
+only torch and safetensors); no module of this package runs inside the
+grading kernel.
 """

@@ -10,7 +10,7 @@ with :func:`course_utils.grading.submission.grade_submission`, unchanged,
 except that the nbgrader step runs in the worker itself
 (:func:`run_autograde_in_process`: nbgrader's ``AutogradeApp``, the same
 command-line arguments, configuration and exit status) and that the course's
-``Execute`` preprocessor (the guarded one) takes its kernel from the worker's
+``Execute`` preprocessor (the judged one) takes its kernel from the worker's
 :class:`~course_utils.grading.warm_kernels.WarmKernelPool`
 (:func:`~course_utils.grading.warm_kernels.warm_execute_class`): started
 ahead, sandboxed, one per submission. Each submission still gets its private
@@ -114,7 +114,7 @@ class _Worker:
         started = time.monotonic()
         request = {"assignment": assignment, "student": student, "options": _options_to_json(options)}
         try:
-            with _stopped_with_nbgrader_runs(self.process):
+            with nbgrader_run.stopped_with_the_batch(self.process):
                 self.process.stdin.write(json.dumps(request) + "\n")
                 self.process.stdin.flush()
                 line = self._read_line(options.submission_seconds + BACKSTOP_SECONDS)
@@ -157,24 +157,6 @@ class _Worker:
         for stream in (self.process.stdin, self.process.stdout):
             with contextlib.suppress(OSError):
                 stream.close()
-
-
-@contextlib.contextmanager
-def _stopped_with_nbgrader_runs(process: subprocess.Popen):
-    """While ``process`` grades, the batch's stop (Ctrl-C, SIGTERM) stops it like an nbgrader run.
-
-    The batch stops its runs with ``stop_running_nbgrader()``, which interrupts
-    the processes it holds (the worker then closes its kernels and exits), then
-    kills them. (Through that function's private set, until the batch takes a
-    stop hook: see the report of issue 19.)
-    """
-    with nbgrader_run._running_lock:
-        nbgrader_run._running.add(process)
-    try:
-        yield
-    finally:
-        with nbgrader_run._running_lock:
-            nbgrader_run._running.discard(process)
 
 
 def _options_to_json(options: GradingOptions) -> dict:
@@ -311,12 +293,12 @@ def serve(course: Path) -> None:
         def run_nbgrader(course, command, options=GradingOptions(), seconds=None):
             return run_autograde_in_process(course, command, options, seconds, pool=pool)
 
-        submission.run_nbgrader = run_nbgrader  # this process is a worker: grade_submission's run is in-process
         for line in requests:
             request = json.loads(line)
             try:
                 options = GradingOptions(**{**request["options"], "nbgrader_args": tuple(request["options"]["nbgrader_args"])})
-                result = submission.grade_submission(course, request["assignment"], request["student"], options)
+                result = submission.grade_submission(course, request["assignment"], request["student"], options,
+                                                     run=run_nbgrader)  # in this process, with warm kernels
                 answer = dataclasses.asdict(result)
                 answer["cell_scores"] = dict(result.cell_scores)
             except Exception:

@@ -54,13 +54,13 @@ PRELOADED = (
     "course_utils",
     "course_utils.reproducibility",
 )
-# The course's grading helpers that the kernels import, where this version of
-# the course has them (the test cells' checks, with every module of the
-# package, and the guard around them).
+# The course's helpers that the kernels import while grading, where this version
+# of the course has them (the checks, with every module of the package, and the
+# runner of their probes).
 PRELOADED_IF_PRESENT = (
     "course_utils.homework_checks",
-    "course_utils.grading.checks",
-    "course_utils.grading.kernel_guard",
+    "course_utils.homework_checks.runner",
+    "safetensors.torch",
 )
 
 # The order matters: the user namespace last, because bubblewrap's nested user

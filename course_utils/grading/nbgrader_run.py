@@ -8,6 +8,7 @@ grades a batch, :mod:`.pipeline` is what the make targets call.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -92,17 +93,13 @@ def run_nbgrader(course: Path, command: list[str], options: GradingOptions = Gra
     """
     process = subprocess.Popen(command, cwd=course, env=nbgrader_environment(options), text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    with _running_lock:
-        _running.add(process)
-    try:
-        output, _ = process.communicate(timeout=seconds)
-    except subprocess.TimeoutExpired:
-        _stop(process)
-        process.communicate()
-        raise NbgraderTimeout(f"nbgrader still running after {seconds:g} s") from None
-    finally:
-        with _running_lock:
-            _running.discard(process)
+    with stopped_with_the_batch(process):
+        try:
+            output, _ = process.communicate(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            _stop(process)
+            process.communicate()
+            raise NbgraderTimeout(f"nbgrader still running after {seconds:g} s") from None
     return subprocess.CompletedProcess(command, process.returncode, output, None)
 
 
@@ -110,6 +107,18 @@ def run_nbgrader(course: Path, command: list[str], options: GradingOptions = Gra
 # whoever stops a batch stops these (course_utils.grading.parallel).
 _running: set[subprocess.Popen] = set()
 _running_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def stopped_with_the_batch(process: subprocess.Popen):
+    """While the block runs, :func:`stop_running_nbgrader` stops ``process`` (in its own session) too."""
+    with _running_lock:
+        _running.add(process)
+    try:
+        yield process
+    finally:
+        with _running_lock:
+            _running.discard(process)
 
 
 def stop_running_nbgrader() -> None:

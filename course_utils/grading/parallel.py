@@ -47,13 +47,10 @@ RECORD_VERSION = 1
 # can find and stop the runs that a killed batch left behind.
 BATCH_ENV = "COURSE_GRADING_BATCH"
 
-# The modules whose change can change a grade (paths below course_utils/): the
-# checks the test cells call, the kernel guard and its preprocessor, the scoring
-# and the static hints. (A change elsewhere, say to the sandbox's limits, does
-# not regrade; delete .grading/ to grade everything again.)
-GRADING_CODE = ("homework_checks/__init__.py", "homework_checks/tanh.py", "homework_checks/augmentation.py",
-                "grading/kernel_guard.py", "grading/guarded_execute.py", "grading/submission.py",
-                "grading/layout.py", "grading/integrity.py")
+# The code whose change can change a grade, below course_utils/: every module of
+# the grading layer and of the checks (hashed whole, not a hand-kept list, so a new
+# module counts too), and the sandbox's limits (part of grading/sandbox.py).
+GRADING_CODE = ("grading", "homework_checks")
 
 GradeOne = Callable[[str, str, GradingOptions], SubmissionResult]
 
@@ -188,7 +185,7 @@ def fingerprint(course: Path, assignment: str, student: str, options: GradingOpt
     That is: the submitted files; the assignment as the gradebook holds it
     (every cell's source and checksum: a hidden test changed and released
     again counts) and its source folder; nbgrader_config.py; the code that
-    decides a grade (:data:`GRADING_CODE`); the grading options.
+    decides a grade (every ``.py`` of :data:`GRADING_CODE`); the grading options.
     """
     digest = hashlib.sha256()
 
@@ -209,8 +206,8 @@ def fingerprint(course: Path, assignment: str, student: str, options: GradingOpt
     config = course / "nbgrader_config.py"
     add("config", config.read_bytes() if config.is_file() else b"")
     package = Path(__file__).resolve().parents[1]
-    for module in GRADING_CODE:
-        add(f"grader/{module}", (package / module).read_bytes())
+    for folder in GRADING_CODE:
+        add_tree(f"grader/{folder}", package / folder, "*.py")
     with contextlib.closing(sqlite3.connect(f"{gradebook.as_uri()}?mode=ro", uri=True)) as connection:
         cells = connection.execute(
             "SELECT notebook.name, source_cell.name, source_cell.cell_type, source_cell.locked, source_cell.source, "

@@ -13,8 +13,8 @@ The course root (``assignments/``) holds::
 
 The grading machinery is layered, each module above the ones it calls:
 :mod:`.nbgrader_run` runs one nbgrader step; :mod:`.submission` grades one
-submission in its own nbgrader run (with :mod:`.guarded_execute` and
-:mod:`.kernel_guard` in the kernel); :mod:`.parallel` grades a batch with N
+submission in its own nbgrader run (with :mod:`.judged_execute`, which
+judges the test cells outside the kernel); :mod:`.parallel` grades a batch with N
 workers, resumably; this module orchestrates the three steps and writes
 ``grades.csv`` (:func:`write_grades_csv`). The names of the lower layers that
 callers use are importable from here too.

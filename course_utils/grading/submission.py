@@ -2,32 +2,27 @@
 
 :func:`grade_submission` never raises for a bad submission: whatever happens
 becomes a :class:`SubmissionResult` with a status. It can be handed to a pool
-of workers (:mod:`.parallel`). Whether the tests can be trusted is judged by
-their effect, in the kernel (:mod:`.kernel_guard`, run by the course's
-``GuardedExecute`` preprocessor): the guard's report travels in the graded
-notebook's metadata, with a token of this run. The static scan of
-:mod:`.integrity` only adds hints for the reviewer of a flagged submission.
+of workers (:mod:`.parallel`). The test cells are judged outside the kernel
+by the course's ``JudgedExecute`` preprocessor (:mod:`.judged_execute`); its
+findings (flags from the static look at forbidden calls) travel in the graded
+notebook's metadata, with a token of this run.
 """
 from __future__ import annotations
 
 import secrets
-import threading
+import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
-from .guarded_execute import METADATA_KEY
-from .integrity import find_tampering
+from .judged_execute import METADATA_KEY
 from .layout import cell_scores, points, source_notebooks
 from .nbgrader_run import GradingOptions, NbgraderTimeout, error_line, nbgrader_command, run_nbgrader
 
 DETAIL_LENGTH = 1000
-# Python 3.11's ast module is not safe to use from two threads at once (it failed a JOBS=2
-# batch with "SystemError: AST constructor recursion depth mismatch"): one scan at a time.
-_SCAN_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -62,11 +57,16 @@ class SubmissionResult:
                 "manual_max": f"{self.manual_max:g}", "detail": self.detail}
 
 
-def grade_submission(course: Path, assignment: str, student: str,
-                     options: GradingOptions = GradingOptions()) -> SubmissionResult:
-    """Autograde ``submitted/<student>/<assignment>/`` in its own nbgrader run; never raises for a bad submission.
+RunNbgrader = Callable[..., subprocess.CompletedProcess]
 
-    The gradebook must know the assignment (see :func:`course_utils.grading.pipeline.release`).
+
+def grade_submission(course: Path, assignment: str, student: str, options: GradingOptions = GradingOptions(),
+                     run: RunNbgrader = run_nbgrader) -> SubmissionResult:
+    """Autograde ``submitted/<student>/<assignment>/`` in one nbgrader run; never raises for a bad submission.
+
+    ``run(course, command, options, seconds=...)`` runs the nbgrader command
+    (by default its own process; a grading worker runs it in-process). The
+    gradebook must know the assignment (see :func:`course_utils.grading.pipeline.release`).
     """
     started = time.monotonic()
 
@@ -92,16 +92,16 @@ def grade_submission(course: Path, assignment: str, student: str,
 
     token = secrets.token_hex(16)
     command = nbgrader_command("autograde", assignment, f"--student={student}", "--force", options=options)
-    command.append(f"--GuardedExecute.run_token={token}")
+    command.append(f"--JudgedExecute.run_token={token}")
     try:
-        done = run_nbgrader(course, command, options, seconds=options.submission_seconds)
+        done = run(course, command, options, seconds=options.submission_seconds)
     except NbgraderTimeout as error:
         return result("timeout", detail=str(error))
     if done.returncode != 0:
         return result("failed", detail=error_line(done.stdout))
 
     scores = dict.fromkeys(auto_max, 0.0)
-    flags, notes, hints = [], [], []
+    flags, notes = [], []
     for name in sorted(present & expected.keys()):
         graded = course / "autograded" / student / assignment / name
         try:
@@ -110,18 +110,12 @@ def grade_submission(course: Path, assignment: str, student: str,
             return result("failed", detail=f"cannot read {graded.name} after grading: {error}")
         report = notebook.metadata.get(METADATA_KEY, {})
         if report.get("token") != token:
-            return result("failed", detail=f"{name}: the grading guard did not report on this run")
+            return result("failed", detail=f"{name}: the grader's report of this run is missing")
         scores.update(cell_scores(notebook))
         flags += [f"{name} {flag}" for flag in report.get("flags", [])]
         notes += [f"{name} {note}" for note in report.get("notes", [])]
-        if report.get("flags"):
-            with _SCAN_LOCK:
-                hints += [f"{name} {finding}" for finding in
-                          find_tampering(notebook, nbformat.read(expected[name], as_version=4))]
     if flags:
-        detail = "tampering while the tests ran (undone; points are the tests', for review): " + "; ".join(flags)
-        if hints:
-            detail += " | static hints: " + "; ".join(hints)
+        detail = "forbidden calls in code whose tests passed (points are the tests', for review): " + "; ".join(flags)
         return result("flagged", auto_score=sum(scores.values()), cell_scores=scores, detail=detail[:DETAIL_LENGTH])
     missing = sorted(expected.keys() - present)
     detail = "; ".join([f"missing {', '.join(missing)}"] * bool(missing) + notes)

@@ -352,8 +352,8 @@ class WarmExecute(Execute):
     Made by :func:`warm_execute_class` for a pool (a configuration value would
     be copied, and a pool cannot be). The kernel works in the notebook's folder
     (``resources["metadata"]["path"]``), as nbgrader's does; it is moved there
-    before nbgrader talks to it, so whatever the preprocessor does first (the
-    course's guard) finds it as in a fresh kernel.
+    before nbgrader talks to it, so whatever the preprocessor does first finds
+    it as in a fresh kernel.
     """
 
     kernel_pool: WarmKernelPool | None = None
@@ -377,7 +377,7 @@ class WarmExecute(Execute):
 
 
 def warm_execute_class(base: type, pool: WarmKernelPool) -> type:
-    """``base`` (nbgrader's ``Execute`` or a subclass, e.g. the course's guarded one) taking its kernels from ``pool``."""
+    """``base`` (nbgrader's ``Execute`` or a subclass, e.g. the course's judged one) taking its kernels from ``pool``."""
     if not issubclass(base, Execute):
         raise TypeError(f"{base.__name__} is not nbgrader's Execute preprocessor or a subclass of it")
     bases = (WarmExecute,) if base is Execute or issubclass(WarmExecute, base) else (WarmExecute, base)

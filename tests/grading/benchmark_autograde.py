@@ -90,13 +90,13 @@ def timed_autograde(course: Path, jobs: int, options: GradingOptions, grade=auto
     return seconds, cpu
 
 
-# Plain nbgrader runs the notebooks with its own Execute: the course's guard
-# (GuardedExecute and its report) works only under make autograde.
+# Plain nbgrader runs the notebooks with its own Execute: the course's judged tests
+# (JudgedExecute and its report) work only under make autograde.
 PLAIN_CONFIG = """
 # benchmark_autograde.py: plain nbgrader, with nbgrader's own Execute preprocessor
 c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.Execute" if p.rsplit(".", 1)[-1].endswith("Execute") else p
-    for p in c.Autograde.autograde_preprocessors if not p.endswith("RecordGuardReport")]
+    for p in c.Autograde.autograde_preprocessors if not p.endswith("RecordGradingReport")]
 """
 
 

@@ -1,0 +1,83 @@
+"""A static look at the functions under test: do they reach a function the homework forbids?
+
+The kernel refuses forbidden calls while the student's code runs
+(:func:`course_utils.homework_checks.student_code`); code in the kernel can
+defeat that, which can earn at most what a correct function earns. This look
+at the source is the second opinion: starting from the object a check tests
+(``tanh_forward``), it follows the names that object's code uses to the
+notebook's other top-level definitions, and reports any use of a forbidden
+name on the way (``torch.tanh``, ``x.tanh()``, ``nn.Tanh``, ``from math import
+tanh``, ``getattr(torch, "tanh")``). A ``torch.tanh`` in a scratch cell that
+compares against the reference is not reached, so it is not reported. The
+objects other checks test are not followed: their own checks look at them.
+"""
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable
+
+
+def forbidden_names(forbid: Iterable[str]) -> set[str]:
+    """``"torch.tanh"`` -> the attribute names that reach it: ``tanh``, ``tanh_``, ``Tanh`` (nn.Tanh)."""
+    names = set()
+    for name in forbid:
+        module, _, attribute = name.rpartition(".")
+        names.add(attribute)
+        if module == "torch":
+            names |= {attribute + "_", attribute[:1].upper() + attribute[1:]}
+    return names
+
+
+def definitions(sources: Iterable[tuple[str, str]]) -> dict[str, list[tuple[str, ast.AST]]]:
+    """``{name: [(cell, node), ...]}`` of the top-level functions, classes, assignments and imports."""
+    found: dict[str, list[tuple[str, ast.AST]]] = {}
+    for cell, source in sources:
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                found.setdefault(node.name, []).append((cell, node))
+            elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    for name in ast.walk(target):
+                        if isinstance(name, ast.Name):
+                            found.setdefault(name.id, []).append((cell, node))
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                for alias in node.names:
+                    found.setdefault((alias.asname or alias.name).split(".")[0], []).append((cell, node))
+    return found
+
+
+def reached(start: str, stop: set[str], defined: dict, forbidden: set[str]) -> list[str]:
+    """Evidence (``"cell: line"``) of every forbidden name reached from ``start``'s definitions."""
+    evidence, seen, todo = [], set(), [start]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        for cell, node in defined.get(name, []):
+            if isinstance(node, ast.ImportFrom):
+                if any(alias.name in forbidden and (alias.asname or alias.name) == name for alias in node.names):
+                    evidence.append(f"{cell}: {ast.unparse(node)}")
+                continue
+            if isinstance(node, ast.Import):
+                continue
+            for part in ast.walk(node):
+                hit = (isinstance(part, ast.Attribute) and part.attr in forbidden
+                       or isinstance(part, ast.Constant) and part.value in forbidden)
+                if hit:
+                    evidence.append(f"{cell}: {_line(part, node)}")
+                elif isinstance(part, ast.Name) and part.id not in stop and part.id not in seen:
+                    todo.append(part.id)
+    return sorted(set(evidence))
+
+
+def _line(part: ast.AST, node: ast.AST) -> str:
+    try:
+        return ast.unparse(part)[:120]
+    except Exception:
+        return type(node).__name__
