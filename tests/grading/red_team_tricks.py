@@ -883,6 +883,147 @@ def tanh_forward(x: torch.Tensor) -> torch.Tensor:
 '''
 
 
+# -- aimed at the judged design (issue 23): probes that report observations, the runner, the references ----------
+
+MODULE_WITHOUT_FUNCTION = """\
+class Tanh(nn.Module):
+    def forward(self, x):
+        return tanh_forward(x)  # wrong: autograd differentiates my formula, TanhFunction is never used
+"""
+FUNCTION_SAVES_INPUT = """\
+class TanhFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)  # wrong: the task says save the output (backward needs only that)
+        return tanh_forward(x)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        return tanh_backward(grad_output, tanh_forward(x))
+"""
+BACKWARD_IN_PLACE = """\
+def tanh_backward(grad_output: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
+    return grad_output.mul_(1 - output * output)  # wrong: overwrites the caller's grad_output
+"""
+FORWARD_IN_PLACE = """\
+def tanh_forward(x: torch.Tensor) -> torch.Tensor:
+    m = torch.expm1(-2 * x.abs())
+    y = torch.sign(x) * (-m / (2 + m))
+    x.zero_()  # wrong: clobbers the caller's tensor
+    return y
+"""
+
+MODULE_PLAIN_CLASS = """\
+class Tanh:  # wrong: not an nn.Module (no .to(), no state_dict, not seen by a parent module)
+    def __call__(self, x):
+        return TanhFunction.apply(x)
+"""
+CLASS_LIES = MODULE_PLAIN_CLASS + """
+    __class__ = property(lambda self: nn.Module)  # isinstance(Tanh(), nn.Module) now says yes
+
+    def parameters(self, recurse=True):
+        return iter(())
+"""
+W_PLAIN_MODULE = Wrong("module_plain_class", TANH, {"tanh_module": MODULE_PLAIN_CLASS})
+W_MODULE = Wrong("module_without_function", TANH, {"tanh_module": MODULE_WITHOUT_FUNCTION})
+W_SAVES_INPUT = Wrong("function_saves_input", TANH, {"tanh_function": FUNCTION_SAVES_INPUT})
+W_BACKWARD_IN_PLACE = Wrong("backward_in_place", TANH, {"tanh_backward": BACKWARD_IN_PLACE})
+W_FORWARD_IN_PLACE = Wrong("forward_in_place", TANH, {"tanh_forward": FORWARD_IN_PLACE})
+
+# Replace a check's probe in its module (the runner looks it up there): the real probe runs, then the
+# observations it reports about my code are corrected.
+FORGE = """\
+import dataclasses as _dataclasses
+import sys as _sys
+
+
+def _forge(check_name, correct):
+    for name, module in list(_sys.modules.items()):
+        check = getattr(module, check_name, None) if name.startswith("course_utils.homework_checks") else None
+        if check is not None and hasattr(check, "probe"):
+            def probe(*args, _real=check.probe, **kwargs):
+                return correct(_real, *args, **kwargs)
+            setattr(module, check_name, _dataclasses.replace(check, probe=probe))
+"""
+FORGE_CALL_COUNTS = """\
+import course_utils.homework_checks.tanh as _checks
+
+try:  # the probe counts the calls of the reference forward/backward it put into TanhFunction: start at one
+    _init = _checks._ReferenceParts.__init__
+
+    def _counted(self):
+        _init(self)
+        self.calls = {"forward": 1, "backward": 1}
+
+    _checks._ReferenceParts.__init__ = _counted
+except AttributeError:
+    pass
+"""
+FORGE_SAVED = FORGE + """
+
+def _saved_output(real, TanhFunction, inputs, **params):
+    results = real(TanhFunction, inputs, **params)
+    if isinstance(results, dict) and "y" in results:
+        results["saved"] = [results["y"]]  # "forward saved its output"
+    return results
+
+
+_forge("check_tanh_function", _saved_output)
+"""
+FORGE_UNTOUCHED_ARGUMENTS = FORGE + """
+
+def _untouched(real, tanh_backward, inputs, **params):
+    before = {key: value.clone() for key, value in inputs.items()}
+    results = real(tanh_backward, inputs, **params)
+    results["grad_output_after"], results["output_after"] = before["grad_output"], before["output"]
+    return results
+
+
+_forge("check_tanh_backward", _untouched)
+"""
+FORGE_UNTOUCHED_INPUT = FORGE + """
+
+def _untouched(real, tanh_forward, inputs, layout="contiguous", **params):
+    copy = {key: value.clone() for key, value in inputs.items()}
+    results = real(tanh_forward, inputs, layout=layout, **params)
+    results["x_after"] = _checks.LAYOUTS[layout](copy["x"])
+    return results
+
+
+import course_utils.homework_checks.tanh as _checks
+_forge("check_tanh_forward_properties", _untouched)
+"""
+
+# The forbidden-call rule, against the judged design: the runner or the instructor's references do the work.
+FORBIDDEN_RUNNER = """\
+import sys as _sys
+import types as _types
+from torch.utils._python_dispatch import _disable_current_modes as _quiet
+
+
+def _smooth(x):
+    with _quiet():
+        return getattr(torch, "ta" + "nh")(x)
+
+
+try:
+    _real = __import__("course_utils.homework_checks.runner", fromlist=["run"])
+    _fake = _types.ModuleType(_real.__name__)
+    _fake.run = lambda request, namespace: _real.run(request, {**namespace, "tanh_forward": _smooth})
+    _sys.modules[_real.__name__] = _fake  # the grader's expression imports the runner by name
+except ImportError:
+    pass
+"""
+FORBIDDEN_REFERENCE = """\
+from course_utils.homework_checks import tanh as _course_checks
+
+
+def tanh_forward(x: torch.Tensor) -> torch.Tensor:
+    reference = getattr(_course_checks, "_reference_forward", None)  # the checks' own torch.tanh, modes off
+    return x.clone() if reference is None else reference(x)
+"""
+
 # -- the battery ------------------------------------------------------------------------------------------------
 
 def tricks(hidden_tanh_table: Mapping[float, float]) -> list[Trick]:
@@ -991,6 +1132,23 @@ def tricks(hidden_tanh_table: Mapping[float, float]) -> list[Trick]:
               {"tanh_forward": FORBIDDEN_NO_MODES}, forbidden_call=True),
         Trick("forbidden_custom_op", W_FORWARD, "aten tanh inside a torch.library custom op",
               {"tanh_forward": FORBIDDEN_CUSTOM_OP}, forbidden_call=True),
+        # aimed at the judged design: observations the probes report, the runner, the references
+        Trick("forged_call_counts", W_MODULE, "the probe's counter of TanhFunction's forward/backward calls starts at one",
+              plus(W_MODULE, "tanh_module", FORGE_CALL_COUNTS)),
+        Trick("module_class_lies", W_PLAIN_MODULE, "a plain class whose __class__ says nn.Module",
+              {"tanh_module": CLASS_LIES}),
+        Trick("forged_saved_output", W_SAVES_INPUT, "the probe of check_tanh_function wrapped: 'saved' says the output",
+              plus(W_SAVES_INPUT, "tanh_function", FORGE_SAVED)),
+        Trick("forged_untouched_arguments", W_BACKWARD_IN_PLACE,
+              "the probe of check_tanh_backward wrapped: the arguments 'after' are copies taken before",
+              plus(W_BACKWARD_IN_PLACE, "tanh_backward", FORGE_UNTOUCHED_ARGUMENTS)),
+        Trick("forged_untouched_input", W_FORWARD_IN_PLACE,
+              "the probe of check_tanh_forward_properties wrapped: x 'after' is a copy taken before",
+              plus(W_FORWARD_IN_PLACE, "tanh_forward", FORGE_UNTOUCHED_INPUT)),
+        Trick("forbidden_replaced_runner", W_FORWARD, "a stand-in runner module hands the probes its own tanh_forward",
+              plus(W_FORWARD, "tanh_forward", FORBIDDEN_RUNNER), forbidden_call=True),
+        Trick("forbidden_reference_import", W_FORWARD, "tanh_forward calls the checks' own reference (torch.tanh)",
+              {"tanh_forward": FORBIDDEN_REFERENCE}, forbidden_call=True),
         Trick("forbidden_after_the_fact", W_FORWARD, "a timer thread overwrites the returned tensor with tanh later",
               plus(W_FORWARD, "tanh_forward", FORBIDDEN_AFTER_THE_FACT), forbidden_call=True),
     ]

@@ -10,6 +10,7 @@ function earns (issue 23, item 4). A table of every trick's points is printed
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -46,6 +47,8 @@ def hidden_tanh_table() -> dict[float, float]:
 
 
 TRICKS = {trick.name: trick for trick in tricks(hidden_tanh_table())}
+if os.environ.get("RED_TEAM_ONLY"):  # a comma-separated subset, to rerun a few tricks while working on them
+    TRICKS = {name: TRICKS[name] for name in os.environ["RED_TEAM_ONLY"].split(",")}
 
 
 @pytest.fixture(scope="module")
@@ -132,6 +135,7 @@ def battery(make_course, source_answers, sandboxed):
     return results
 
 
+@pytest.mark.skipif(bool(os.environ.get("RED_TEAM_ONLY")), reason="a subset of the battery was asked for")
 def test_battery_covers_both_homeworks():
     """Are there at least 25 tricks, 8 of them on homework 2?"""
     assert len(TRICKS) >= 25
