@@ -1,6 +1,10 @@
-"""Lecture 06's self-checks: each says right for a right answer, not yet for a wrong one, and waits for a placeholder."""
+"""Lecture 06's self-checks: right answers (written two ways) are right, plausible wrong ones are not yet, a
+placeholder waits, and no check touches the notebook's random state or the model's mode."""
+import numpy as np
+import pytest
 import torch
 from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
 
 from course_utils.exercises.training_api import (blobs, check_batch_counts, check_checkpoint, check_init_for_relu,
                                                  check_log_softmax_classifier, check_parameter_count,
@@ -11,26 +15,49 @@ def not_implemented(*args, **kwargs):
     raise NotImplementedError
 
 
-def classifier(last):
-    return nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 3), last)
+def classifier(last, hidden=16):
+    return nn.Sequential(nn.Linear(2, hidden), nn.ReLU(), nn.Linear(hidden, 3), last)
 
 
-def test_log_softmax_classifier():
-    assert check_log_softmax_classifier(classifier(nn.LogSoftmax(dim=1))).passed
+# --- your turn: a LogSoftmax classifier --------------------------------------------------------------------------
+
+class ClassifierModule(nn.Module):
+    """Another right answer: a module of its own, LogSoftmax(dim=-1) as its last child."""
+
+    def __init__(self):
+        super().__init__()
+        self.hidden, self.output, self.log_softmax = nn.Linear(2, 32), nn.Linear(32, 3), nn.LogSoftmax(dim=-1)
+
+    def forward(self, x):
+        return self.log_softmax(self.output(torch.relu(self.hidden(x))))
+
+
+@pytest.mark.parametrize("answer", [classifier(nn.LogSoftmax(dim=-1)), ClassifierModule()], ids=["Sequential", "Module"])
+def test_log_softmax_classifier_right(answer):
+    assert check_log_softmax_classifier(answer).passed
+
+
+def test_log_softmax_classifier_wrong():
     over_batch = check_log_softmax_classifier(classifier(nn.LogSoftmax(dim=0)))
     assert over_batch.status == "wrong" and "dim=0" in over_batch.message
-    assert "NLLLoss expects log-probabilities" in check_log_softmax_classifier(classifier(nn.Softmax(dim=1))).message
+    dim_1 = check_log_softmax_classifier(classifier(nn.LogSoftmax(dim=1)))  # right for a batch, fails for one point
+    assert dim_1.status == "wrong" and "single point" in dim_1.message
+    assert "NLLLoss expects log-probabilities" in check_log_softmax_classifier(classifier(nn.Softmax(dim=-1))).message
     assert check_log_softmax_classifier(classifier(nn.Identity())).status == "wrong"
     assert check_log_softmax_classifier(classifier(nn.LogSoftmax())).status == "wrong"  # dim not chosen
+    linear = nn.Sequential(nn.Linear(2, 16), nn.Linear(16, 3), nn.LogSoftmax(dim=-1))  # the ReLU forgotten
+    assert "linear" in check_log_softmax_classifier(linear).message
     assert check_log_softmax_classifier(...).status == "not attempted"
 
 
 def test_log_softmax_classifier_leaves_mode_and_random_state_alone():
-    model = classifier(nn.LogSoftmax(dim=1)).train()
+    model = classifier(nn.LogSoftmax(dim=-1)).train()
     state = torch.get_rng_state()
     check_log_softmax_classifier(model)
     assert model.training and torch.equal(torch.get_rng_state(), state)
 
+
+# --- your turn: the training pass --------------------------------------------------------------------------------
 
 def epoch_right(model, loader, loss_fn, optimizer, device):
     model.train()
@@ -44,6 +71,19 @@ def epoch_right(model, loader, loss_fn, optimizer, device):
         total += loss.item() * len(xb)
         count += len(xb)
     return total / count
+
+
+def epoch_summing_then_dividing(model, loader, loss_fn, optimizer, device):
+    """Another right answer: zero_grad after the step, the total divided by the dataset's size, a tensor returned."""
+    model.train()
+    total = torch.zeros(())
+    for xb, yb in loader:
+        loss = loss_fn(model(xb.to(device)), yb.to(device))
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        total += loss.detach() * xb.shape[0]
+    return total / len(loader.dataset)
 
 
 def epoch_without_zero_grad(model, loader, loss_fn, optimizer, device):
@@ -77,37 +117,74 @@ def epoch_without_train_mode(model, loader, loss_fn, optimizer, device):
     return 0.0
 
 
-def test_training_pass():
-    assert check_training_pass(epoch_right).passed
+def epoch_without_step(model, loader, loss_fn, optimizer, device):
+    model.train()
+    total = 0.0
+    for xb, yb in loader:
+        optimizer.zero_grad()
+        loss = loss_fn(model(xb), yb)
+        loss.backward()
+        total += loss.item() * len(xb)
+    return total / len(loader.dataset)
+
+
+def epoch_returning_the_graph(model, loader, loss_fn, optimizer, device):
+    model.train()
+    total = 0.0
+    for xb, yb in loader:
+        optimizer.zero_grad()
+        loss = loss_fn(model(xb), yb)
+        loss.backward()
+        optimizer.step()
+        total = total + loss * len(xb)
+    return total / len(loader.dataset)
+
+
+@pytest.mark.parametrize("answer", [epoch_right, epoch_summing_then_dividing])
+def test_training_pass_right(answer):
+    assert check_training_pass(answer).passed
+
+
+def test_training_pass_wrong():
     assert "zero_grad" in check_training_pass(epoch_without_zero_grad).message
     assert "weight each batch" in check_training_pass(epoch_mean_of_batch_means).message
     assert "model.train()" in check_training_pass(epoch_without_train_mode).message
+    assert "did not change" in check_training_pass(epoch_without_step).message
+    assert "plain number" in check_training_pass(epoch_returning_the_graph).message
     assert check_training_pass(not_implemented).status == "not attempted"
 
 
-def test_training_pass_leaves_the_random_state_alone():
-    state = torch.get_rng_state()
-    check_training_pass(epoch_right)
-    assert torch.equal(torch.get_rng_state(), state)
-
+# --- exercise 1: count the parameters ----------------------------------------------------------------------------
 
 def test_parameter_count():
     mlp = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10))
     assert check_parameter_count(sum(p.numel() for p in mlp.parameters())).passed
+    assert check_parameter_count(784 * 128 + 128 + 128 * 64 + 64 + 64 * 10 + 10).passed
     weights_only = sum(m.weight.numel() for m in mlp if isinstance(m, nn.Linear))
     assert "bias" in check_parameter_count(weights_only).message
+    assert check_parameter_count(weights_only + 128 + 64).status == "wrong"  # the output layer's biases forgotten
+    assert check_parameter_count((784 + 1) * 128 + (128 + 1) * 64).status == "wrong"  # a layer forgotten
+    assert check_parameter_count("109386").status == "wrong"
     assert check_parameter_count(...).status == "not attempted"
 
 
+# --- exercise 2: count the batches -------------------------------------------------------------------------------
+
 def test_batch_counts():
-    loader = torch.utils.data.DataLoader(torch.arange(1000), batch_size=64)
+    loader = DataLoader(torch.arange(1000), batch_size=64)
     sizes = [len(batch) for batch in loader]
-    dropped = len(torch.utils.data.DataLoader(torch.arange(1000), batch_size=64, drop_last=True))
+    dropped = len(DataLoader(torch.arange(1000), batch_size=64, drop_last=True))
     assert check_batch_counts((len(sizes), dropped, sizes[-1])).passed
+    assert check_batch_counts([np.int64(16), 15.0, torch.tensor(40)]).passed
     assert check_batch_counts((16, 16, 40)).status == "wrong"
+    assert check_batch_counts((16, 15, 64)).status == "wrong"  # the last batch is not full
+    assert check_batch_counts((15.625, 15, 40)).status == "wrong"  # 1000 / 64 is not a count of batches
+    assert check_batch_counts((16, 15.625, 40)).status == "wrong"
     assert check_batch_counts(16).status == "wrong"
     assert check_batch_counts(...).status == "not attempted"
 
+
+# --- exercise 3: an initialiser for apply ------------------------------------------------------------------------
 
 def kaiming(module):
     if isinstance(module, nn.Linear):
@@ -115,10 +192,34 @@ def kaiming(module):
         nn.init.zeros_(module.bias)
 
 
+def kaiming_by_hand(module):
+    if type(module) is nn.Linear:
+        with torch.no_grad():
+            module.weight.normal_(0.0, (2 / module.in_features) ** 0.5)
+            module.bias.zero_()
+
+
+def kaiming_fan_out(module):
+    if isinstance(module, nn.Linear):
+        nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        nn.init.zeros_(module.bias)
+
+
+def kaiming_uniform(module):
+    if isinstance(module, nn.Linear):
+        nn.init.kaiming_uniform_(module.weight, nonlinearity="relu")
+        nn.init.zeros_(module.bias)
+
+
 def xavier(module):
     if isinstance(module, nn.Linear):
         nn.init.xavier_normal_(module.weight)
         nn.init.zeros_(module.bias)
+
+
+def kaiming_keeping_the_biases(module):
+    if isinstance(module, nn.Linear):
+        nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
 
 
 def kaiming_everything(module):
@@ -129,12 +230,21 @@ def kaiming_everything(module):
             nn.init.zeros_(parameter)
 
 
-def test_init_for_relu():
-    assert check_init_for_relu(kaiming).passed
+@pytest.mark.parametrize("answer", [kaiming, kaiming_by_hand])
+def test_init_for_relu_right(answer):
+    assert check_init_for_relu(answer).passed
+
+
+def test_init_for_relu_wrong():
+    assert "fan_out" in check_init_for_relu(kaiming_fan_out).message
+    assert "kaiming_uniform_" in check_init_for_relu(kaiming_uniform).message
     assert "sqrt(2 / fan_in)" in check_init_for_relu(xavier).message
+    assert "biases" in check_init_for_relu(kaiming_keeping_the_biases).message
     assert "not nn.Linear" in check_init_for_relu(kaiming_everything).message  # zeroes LayerNorm's weight
     assert check_init_for_relu(not_implemented).status == "not attempted"
 
+
+# --- exercise 4: checkpoints -------------------------------------------------------------------------------------
 
 def save_right(path, model, optimizer, epoch):
     torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch}, path)
@@ -147,11 +257,28 @@ def load_right(path, model, optimizer):
     return checkpoint["epoch"]
 
 
+def save_as_a_list(path, model, optimizer, epoch):
+    torch.save([model.state_dict(), optimizer.state_dict(), torch.tensor(epoch)], path)
+
+
+def load_from_a_list(path, model, optimizer):
+    model_state, optimizer_state, epoch = torch.load(path, weights_only=True)
+    model.load_state_dict(model_state)
+    optimizer.load_state_dict(optimizer_state)
+    return epoch  # a 0-d integer tensor
+
+
 def save_model_only(path, model, optimizer, epoch):
     torch.save({"model": model.state_dict(), "epoch": epoch}, path)
 
 
 def load_model_only(path, model, optimizer):
+    checkpoint = torch.load(path)
+    model.load_state_dict(checkpoint["model"])
+    return checkpoint["epoch"]
+
+
+def load_forgetting_the_optimizer(path, model, optimizer):
     checkpoint = torch.load(path)
     model.load_state_dict(checkpoint["model"])
     return checkpoint["epoch"]
@@ -168,23 +295,68 @@ def load_whole_objects(path, model, optimizer):
     return checkpoint["epoch"]
 
 
-def test_checkpoint():
-    assert check_checkpoint((save_right, load_right)).passed
+def load_returning_the_next_epoch(path, model, optimizer):
+    return load_right(path, model, optimizer) + 1
+
+
+@pytest.mark.parametrize("answer", [(save_right, load_right), (save_as_a_list, load_from_a_list)],
+                         ids=["dict", "list"])
+def test_checkpoint_right(answer):
+    assert check_checkpoint(answer).passed
+
+
+def test_checkpoint_wrong():
     assert "optimizer" in check_checkpoint((save_model_only, load_model_only)).message
+    assert "optimizer" in check_checkpoint((save_right, load_forgetting_the_optimizer)).message
     assert "weights_only" in check_checkpoint((save_whole_objects, load_whole_objects)).message
+    assert "epochs already done" in check_checkpoint((save_right, load_returning_the_next_epoch)).message
     assert check_checkpoint((not_implemented, not_implemented)).status == "not attempted"
     assert check_checkpoint(...).status == "not attempted"
 
 
-def test_trained_classifier():
+# --- exercise 5: a trained classifier ----------------------------------------------------------------------------
+
+def trained(last, steps=200):
     X, labels = blobs(200, seed=0)
     torch.manual_seed(0)
-    model = classifier(nn.LogSoftmax(dim=1))
+    model = classifier(last)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-    for _ in range(200):
+    for _ in range(steps):
         optimizer.zero_grad()
         nn.NLLLoss()(model(X), labels).backward()
         optimizer.step()
-    assert check_trained_classifier(model).passed
+    return model
+
+
+def trained_with_a_loader():
+    X, labels = blobs(200, seed=1)
+    torch.manual_seed(1)
+    model = classifier(nn.LogSoftmax(dim=1), hidden=8)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    loader = DataLoader(TensorDataset(X, labels), batch_size=32, shuffle=True, generator=torch.Generator().manual_seed(0))
+    for _ in range(5):
+        epoch_right(model, loader, nn.NLLLoss(), optimizer, torch.device("cpu"))
+    return model
+
+
+def test_trained_classifier():
+    assert check_trained_classifier(trained(nn.LogSoftmax(dim=1))).passed
+    assert check_trained_classifier(trained_with_a_loader()).passed
     assert check_trained_classifier(classifier(nn.LogSoftmax(dim=1))).status == "wrong"  # untrained
+    assert check_trained_classifier(trained(nn.LogSoftmax(dim=1), steps=2)).status == "wrong"  # barely trained
+    with_softmax = trained(nn.Identity())  # trained on logits with NLLLoss: not log-probabilities
+    assert "log-probabilities" in check_trained_classifier(with_softmax).message
     assert check_trained_classifier(...).status == "not attempted"
+
+
+# --- no check changes the notebook's random numbers --------------------------------------------------------------
+
+@pytest.mark.parametrize("check,answer", [
+    (check_log_softmax_classifier, classifier(nn.LogSoftmax(dim=-1))), (check_training_pass, epoch_right),
+    (check_parameter_count, 109386), (check_batch_counts, (16, 15, 40)), (check_init_for_relu, kaiming),
+    (check_checkpoint, (save_right, load_right)), (check_trained_classifier, classifier(nn.LogSoftmax(dim=1))),
+], ids=lambda value: getattr(value, "__name__", None))
+def test_checks_leave_the_global_random_state_alone(check, answer):
+    state = torch.get_rng_state()
+    check(answer)
+    assert torch.equal(torch.get_rng_state(), state)

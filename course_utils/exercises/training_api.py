@@ -9,6 +9,8 @@ notebook's random numbers.
 from __future__ import annotations
 
 import copy
+import numbers
+import operator
 import tempfile
 from pathlib import Path
 
@@ -29,9 +31,20 @@ def blobs(per_class: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return BLOB_CENTRES[labels] + torch.randn(3 * per_class, 2, generator=generator), labels
 
 
+def _affine_defect(f, X: torch.Tensor) -> float:
+    """How far f is from an affine map on the points X: max |f(u + v) - f(u) - f(v) + f(0)| over pairs."""
+    u, v = X[: len(X) // 2], X[len(X) // 2:]
+    return (f(u + v) - f(u) - f(v) + f(torch.zeros_like(u))).abs().max().item()
+
+
 @self_check
 def check_log_softmax_classifier(classifier) -> Verdict:
-    """Your turn (section 4): a 2 -> 3 classifier ending in ``nn.LogSoftmax`` over the class dimension."""
+    """Your turn (section 4): a 2 -> 3 ReLU classifier ending in ``nn.LogSoftmax`` whose dim suits a batch and one point.
+
+    The check feeds a batch (N × 2) and a single point (shape (2,)): only the
+    last dimension is the class dimension for both. It also checks that the
+    model is not linear (a hidden ReLU).
+    """
     if not isinstance(classifier, nn.Module):
         return wrong(f"build an nn.Module (e.g. nn.Sequential), not a {type(classifier).__name__}.")
     last = list(classifier.modules())[-1]
@@ -45,21 +58,35 @@ def check_log_softmax_classifier(classifier) -> Verdict:
         X, labels = blobs(4, seed=123)
         was_training = classifier.training
         classifier.eval()
-        with torch.no_grad():
-            out = classifier(X)
-        classifier.train(was_training)
-    if out.shape != (len(X), 3):
-        return wrong(f"for a batch of {len(X)} points with 2 features the output should be {len(X)} × 3 "
-                     f"(one score per class); yours is {tuple(out.shape)}.")
-    rows, columns = out.exp().sum(dim=1), out.exp().sum(dim=0)
-    if torch.allclose(columns, torch.ones(3), atol=1e-4) and not torch.allclose(rows, torch.ones(len(X)), atol=1e-4):
-        return wrong("each column of exp(output) sums to 1: you normalised over the batch (dim=0); "
-                     "normalise over the classes, the last dimension.")
-    if not torch.allclose(rows, torch.ones(len(X)), atol=1e-4):
-        return wrong("exp(output) should sum to 1 over the classes for every example.")
-    if last.dim not in (1, -1):
-        return wrong(f"dim={last.dim} happens to work for this batch, but the classes are dimension 1 (or -1).")
-    return right("log-probabilities over the classes: NLLLoss on them is the cross-entropy.")
+        try:
+            with torch.no_grad():
+                out = classifier(X)
+                if out.shape != (len(X), 3):
+                    return wrong(f"for a batch of {len(X)} points with 2 features the output should be {len(X)} × 3 "
+                                 f"(one score per class); yours is {tuple(out.shape)}.")
+                rows, columns = out.exp().sum(dim=1), out.exp().sum(dim=0)
+                if torch.allclose(columns, torch.ones(3), atol=1e-4) and not torch.allclose(rows, torch.ones(len(X)),
+                                                                                           atol=1e-4):
+                    return wrong("each column of exp(output) sums to 1: you normalised over the batch (dim=0); "
+                                 "normalise over the classes.")
+                if not torch.allclose(rows, torch.ones(len(X)), atol=1e-4):
+                    return wrong("exp(output) should sum to 1 over the classes for every example.")
+                try:
+                    single = classifier(X[0])
+                except IndexError:
+                    return wrong(f"with dim={last.dim} a single point of shape (2,) fails: it has only one dimension. "
+                                 "Which dim is the class dimension for a batch and for a single point alike?")
+                if single.shape != (3,) or not torch.allclose(single.exp().sum(), torch.tensor(1.0), atol=1e-4):
+                    return wrong(f"for a single point of shape (2,) the output should be 3 log-probabilities summing "
+                                 f"(after exp) to 1; with dim={last.dim} it is not.")
+                centred = lambda x: (lambda logp: logp - logp.mean(dim=-1, keepdim=True))(classifier(x))
+                if _affine_defect(centred, 3 * torch.randn(64, 2)) < 1e-5:
+                    return wrong("up to the normalisation your model is a linear (affine) map of the inputs: it "
+                                 "needs a hidden layer with a ReLU between the two Linear layers.")
+        finally:
+            classifier.train(was_training)
+    return right("log-probabilities over the last dimension, for a batch and for a single point: "
+                 "NLLLoss on them is the cross-entropy.")
 
 
 def _reference_epoch(model, loader, loss_fn, optimizer, zero_grad=True):
@@ -133,6 +160,8 @@ def check_parameter_count(count) -> Verdict:
     expected = sum(n_in * n_out + n_out for n_in, n_out in zip(sizes, sizes[1:]))
     if isinstance(count, torch.Tensor):
         count = count.item()
+    if not isinstance(count, numbers.Real) or isinstance(count, bool):
+        return wrong(f"answer with one number; got a {type(count).__name__}.")
     if count == expected - sum(sizes[1:]):
         return wrong("you counted the weights; each Linear layer also has one bias per output.")
     if count != expected:
@@ -145,7 +174,10 @@ def check_batch_counts(answer) -> Verdict:
     """Exercise 2: ``(batches, batches_with_drop_last, size_of_last_batch)`` for 1000 examples in batches of 64."""
     if not (isinstance(answer, (tuple, list)) and len(answer) == 3):
         return wrong("answer with three numbers: (batches, batches with drop_last=True, size of the last batch).")
-    full, dropped, last = (int(value) for value in answer)
+    values = [value.item() if isinstance(value, torch.Tensor) else value for value in answer]
+    if not all(isinstance(v, numbers.Real) and not isinstance(v, bool) and float(v).is_integer() for v in values):
+        return wrong(f"each of the three answers is a whole number (a count of batches or of examples); got {answer!r}.")
+    full, dropped, last = (int(value) for value in values)
     n, b = 1000, 64
     if full != -(-n // b):
         return wrong(f"{full} is not the number of batches without drop_last.")
@@ -156,16 +188,24 @@ def check_batch_counts(answer) -> Verdict:
     return right("ceil(N/B) batches, floor(N/B) with drop_last, and the remainder in the last one.")
 
 
+#: The widths of the check's 20-layer ReLU net: no layer is square, so fan-in and fan-out differ everywhere.
+INIT_WIDTHS = [96, 256, 128, 320, 160, 384, 192, 448, 224, 512, 256, 512, 224, 448, 192, 384, 160, 320, 128, 256, 96]
+
+
 @self_check
 def check_init_for_relu(init_for_relu) -> Verdict:
-    """Exercise 3: ``init_for_relu(module)`` for ``model.apply``: Kaiming normal weights (ReLU), zero biases."""
+    """Exercise 3: ``init_for_relu(module)`` for ``model.apply``: Kaiming-normal weights (ReLU, fan-in), zero biases.
+
+    The check's net has 20 non-square ``Linear`` layers (so a fan-out scale is
+    told apart from a fan-in one) with ReLUs and a final ``LayerNorm`` that
+    must stay as it was.
+    """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        width, depth = 256, 20
         layers = []
-        for _ in range(depth):
-            layers += [nn.Linear(width, width), nn.ReLU()]
-        net = nn.Sequential(*layers, nn.LayerNorm(width))
+        for n_in, n_out in zip(INIT_WIDTHS, INIT_WIDTHS[1:]):
+            layers += [nn.Linear(n_in, n_out), nn.ReLU()]
+        net = nn.Sequential(*layers, nn.LayerNorm(INIT_WIDTHS[-1]))
         layer_norm_before = copy.deepcopy(net[-1].state_dict())
         returned = net.apply(init_for_relu)
         if returned is not net:
@@ -175,21 +215,29 @@ def check_init_for_relu(init_for_relu) -> Verdict:
         linears = [m for m in net if isinstance(m, nn.Linear)]
         if any(m.bias.abs().max() > 0 for m in linears):
             return wrong("the biases should be zero.")
-        stds = torch.tensor([m.weight.std().item() for m in linears])
-        target = (2 / width) ** 0.5
-        if not ((stds / target - 1).abs() < 0.05).all():
-            return wrong(f"the weights' standard deviation is {stds.mean():.4f}, not sqrt(2 / fan_in) for "
-                         f"fan_in = {width}: use nn.init.kaiming_normal_ with nonlinearity='relu'.")
-        if abs(linears[0].weight.mean().item()) > 0.01 * target:
-            return wrong("the weights should have mean 0.")
+        for m in linears:
+            target = (2 / m.in_features) ** 0.5
+            std = m.weight.std().item()
+            if abs(std / target - 1) > 0.05:
+                fan_out = abs(std / (2 / m.out_features) ** 0.5 - 1) < 0.05
+                why = ("that is sqrt(2 / fan_out): Kaiming's default mode='fan_in' keeps the forward signal's size"
+                       if fan_out else "use nn.init.kaiming_normal_ with nonlinearity='relu'")
+                return wrong(f"for nn.Linear({m.in_features}, {m.out_features}) the weights' standard deviation is "
+                             f"{std:.4f}, not sqrt(2 / fan_in) = {target:.4f}; {why}.")
+            if abs(m.weight.mean().item()) > 0.05 * target:
+                return wrong("the weights should have mean 0.")
+            z = (m.weight / std).flatten()
+            if not 2.7 < (z**4).mean().item() < 3.3:  # a normal distribution's kurtosis is 3, a uniform one's 1.8
+                return wrong(f"the weights of nn.Linear({m.in_features}, {m.out_features}) have the right size but "
+                             "are not normally distributed: use kaiming_normal_, not kaiming_uniform_.")
         with torch.no_grad():
-            x = torch.randn(512, width)
+            x = torch.randn(512, INIT_WIDTHS[0])
             for module in list(net)[:-1]:
                 x = module(x)
         if not 0.3 < x.std().item() < 3:
             return wrong(f"after 20 ReLU layers the activations have standard deviation {x.std():.3g}; "
                          "they should stay of order 1.")
-    return right("Kaiming-normal weights and zero biases: the signal keeps its size through 20 ReLU layers.")
+    return right("Kaiming-normal weights (fan-in) and zero biases: the signal keeps its size through 20 ReLU layers.")
 
 
 def _checkpoint_run(save, load, tmp: Path) -> tuple[torch.Tensor, torch.Tensor, int]:
@@ -221,7 +269,11 @@ def _checkpoint_run(save, load, tmp: Path) -> tuple[torch.Tensor, torch.Tensor, 
     save(tmp / "checkpoint.pt", model, optimizer, 2)
     model, optimizer = make()
     resumed_epoch = load(tmp / "checkpoint.pt", model, optimizer)
-    for _ in range(int(resumed_epoch), 4):
+    try:
+        start = operator.index(resumed_epoch)
+    except TypeError:
+        start = 0  # not a whole number: reported by the check
+    for _ in range(start, 4):
         epoch(model, optimizer)
     return uninterrupted, _weights(model), resumed_epoch
 
@@ -234,7 +286,11 @@ def check_checkpoint(functions) -> Verdict:
     save, load = functions
     with torch.random.fork_rng(devices=[]), tempfile.TemporaryDirectory() as folder:
         uninterrupted, resumed, epoch = _checkpoint_run(save, load, Path(folder))
-        if not isinstance(epoch, int) or epoch != 2:
+        try:
+            whole = operator.index(epoch)  # an int, or a 0-d integer tensor
+        except TypeError:
+            whole = None
+        if isinstance(epoch, bool) or whole != 2:
             return wrong(f"load_checkpoint should return the number of epochs already done (2 here); got {epoch!r}.")
         try:
             torch.load(Path(folder) / "checkpoint.pt")  # weights_only=True, the default
