@@ -926,6 +926,26 @@ CLASS_LIES = MODULE_PLAIN_CLASS + """
         return iter(())
 """
 W_PLAIN_MODULE = Wrong("module_plain_class", TANH, {"tanh_module": MODULE_PLAIN_CLASS})
+SHIFT_PYTHON_RANDOM = SHIFT_WRAPS.replace(
+    "shifts = torch.randint(-self.max_shift, self.max_shift + 1, (len(batch), 2))",
+    "shifts = [(_random.randint(-self.max_shift, self.max_shift), _random.randint(-self.max_shift, self.max_shift))"
+    "\n                  for _ in range(len(batch))]  # wrong: Python's random, not reproducible under torch's seed"
+).replace(
+    "shifted = torch.stack([torch.roll(image, (int(dy), int(dx)), dims=(-2, -1))  # wrong: wraps around\n"
+    "                               for image, (dx, dy) in zip(batch, shifts)])",
+    "shifted = torch.full_like(batch, self.fill)\n"
+    "        height, width = batch.shape[-2:]\n"
+    "        for image, out, (dx, dy) in zip(batch, shifted, shifts):\n"
+    "            if abs(dx) < width and abs(dy) < height:\n"
+    "                out[:, max(dy, 0):height + min(dy, 0), max(dx, 0):width + min(dx, 0)] = \\\n"
+    "                    image[:, max(-dy, 0):height - max(dy, 0), max(-dx, 0):width - max(dx, 0)]")
+SHIFT_PYTHON_RANDOM = "import random as _random\n\n\n" + SHIFT_PYTHON_RANDOM
+NOISE_IN_PLACE = NOISE_IGNORES_STD.replace(
+    "noisy = images + self.mean + torch.randn_like(images)  # wrong: std ignored",
+    "noisy = images.add_(self.mean + self.std * torch.randn_like(images))  # wrong: changes the caller's images")
+W_SHIFT_RANDOM = Wrong("shift_python_random", AUGMENTATION, {"random_shift": SHIFT_PYTHON_RANDOM})
+W_NOISE_IN_PLACE = Wrong("noise_in_place", AUGMENTATION,
+                         {"gaussian_noise": "def _trick(noisy):\n    return noisy\n\n\n" + NOISE_IN_PLACE})
 W_MODULE = Wrong("module_without_function", TANH, {"tanh_module": MODULE_WITHOUT_FUNCTION})
 W_SAVES_INPUT = Wrong("function_saves_input", TANH, {"tanh_function": FUNCTION_SAVES_INPUT})
 W_BACKWARD_IN_PLACE = Wrong("backward_in_place", TANH, {"tanh_backward": BACKWARD_IN_PLACE})
@@ -1145,6 +1165,33 @@ def tricks(hidden_tanh_table: Mapping[float, float]) -> list[Trick]:
         Trick("forged_untouched_input", W_FORWARD_IN_PLACE,
               "the probe of check_tanh_forward_properties wrapped: x 'after' is a copy taken before",
               plus(W_FORWARD_IN_PLACE, "tanh_forward", FORGE_UNTOUCHED_INPUT)),
+        Trick("forged_reproducible", W_SHIFT_RANDOM,
+              "the probe of check_randomness wrapped: the run after the same seed 'again' is the first run",
+              plus(W_SHIFT_RANDOM, "random_shift", FORGE + """
+
+def _same_again(real, cls, inputs, **params):
+    results = real(cls, inputs, **params)
+    if isinstance(results, dict) and "first" in results:
+        results["again"] = results["first"]
+    return results
+
+
+_forge("check_randomness", _same_again)
+""")),
+        Trick("forged_untouched_images", W_NOISE_IN_PLACE,
+              "the probe of check_basics wrapped: the images 'after' are copies taken before",
+              plus(W_NOISE_IN_PLACE, "gaussian_noise", FORGE + """
+
+def _untouched(real, cls, inputs, **params):
+    copy = inputs["images"].clone()
+    results = real(cls, inputs, **params)
+    if isinstance(results, dict):
+        results["images_after_call"], results["images_after_write"] = copy, copy
+    return results
+
+
+_forge("check_basics", _untouched)
+""")),
         Trick("forbidden_replaced_runner", W_FORWARD, "a stand-in runner module hands the probes its own tanh_forward",
               plus(W_FORWARD, "tanh_forward", FORBIDDEN_RUNNER), forbidden_call=True),
         Trick("forbidden_reference_import", W_FORWARD, "tanh_forward calls the checks' own reference (torch.tanh)",
