@@ -1,4 +1,5 @@
-"""scripts/cross_validate_notmnist.py: its folds, its settings, and one short run on generated letters."""
+"""scripts/cross_validate_notmnist.py: its split into development and held-out images, its folds, its settings,
+which images each mode gives to a model, and one short run on generated letters."""
 from __future__ import annotations
 
 import argparse
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 # The generated archive holds two deliberately unreadable files; load_notmnist's warning about them is expected.
 pytestmark = pytest.mark.filterwarnings("ignore:skipped 2 unreadable notMNIST files")
@@ -23,6 +25,17 @@ def script():
     return module
 
 
+def numbered_images(counts):
+    """Images whose pixels all equal the image's index (so an image can be recognised), and their labels."""
+    labels = np.repeat(np.arange(len(counts)), counts)
+    images = np.arange(len(labels), dtype=np.float32)[:, None, None] * np.ones((1, 2, 2), np.float32)
+    return images, labels
+
+
+def ids(images) -> set[int]:
+    return set(np.asarray(images)[:, 0, 0].astype(int).tolist())
+
+
 def test_folds_are_disjoint_cover_everything_and_are_stratified(script):
     labels = np.repeat(np.arange(10), [52, 50, 50, 50, 50, 50, 50, 50, 50, 48])
     folds = script.stratified_folds(labels, num_folds=5, seed=0)
@@ -35,15 +48,23 @@ def test_folds_are_disjoint_cover_everything_and_are_stratified(script):
     assert [f.tolist() for f in folds] != [f.tolist() for f in script.stratified_folds(labels, num_folds=5, seed=1)]
 
 
-def test_a_fold_splits_the_rest_80_20_and_keeps_its_test_images_apart(script):
-    labels = np.repeat(np.arange(10), 50)
-    images = np.arange(len(labels), dtype=np.float32)[:, None, None] * np.ones((1, 2, 2), np.float32)
+def test_held_out_block_is_the_lectures_test_split_and_development_is_train_then_validation(script):
+    from course_utils import train_val_test_split
+
+    images, labels = numbered_images([50] * 10)
+    (dev_x, dev_y), (te_x, te_y) = script.development_and_held_out(images, labels)
+    (tr_x, _), (va_x, _), (lecture_test_x, _) = train_val_test_split(images, labels, (0.64, 0.16, 0.2), seed=0)
+    assert np.array_equal(te_x, lecture_test_x) and np.array_equal(dev_x, np.concatenate([tr_x, va_x]))
+    assert (len(dev_y), len(te_y)) == (400, 100) and not ids(dev_x) & ids(te_x)
+    assert np.array_equal(labels[dev_x[:, 0, 0].astype(int)], dev_y)
+
+
+def test_a_fold_of_the_development_images_is_their_validation_part(script):
+    images, labels = numbered_images([40] * 10)
     folds = script.stratified_folds(labels)
-    (tr_x, tr_y), (va_x, va_y), (te_x, te_y) = script.split_fold(images, labels, folds, 2)
-    assert (len(tr_y), len(va_y), len(te_y)) == (320, 80, 100)
-    ids = [set(x[:, 0, 0].astype(int).tolist()) for x in (tr_x, va_x, te_x)]
-    assert not (ids[0] & ids[1] or ids[0] & ids[2] or ids[1] & ids[2])
-    assert ids[2] == set(folds[2].tolist())
+    (tr_x, tr_y), (va_x, va_y) = script.split_fold(images, labels, folds, 2)
+    assert (len(tr_y), len(va_y)) == (320, 80)
+    assert ids(va_x) == set(folds[2].tolist()) and ids(tr_x) == set(range(400)) - ids(va_x)
 
 
 def test_settings_are_recipe_keys_with_python_values(script):
@@ -54,52 +75,64 @@ def test_settings_are_recipe_keys_with_python_values(script):
             script.parse_setting(wrong)
 
 
-def test_every_candidate_is_a_valid_change_of_the_recipe(script):
+def test_every_candidate_is_a_valid_change_of_the_recipe_with_a_name_the_command_line_can_pass(script):
     from course_utils.models import RECIPE
 
     assert script.CANDIDATES["recipe"] == {}
-    for overrides in script.CANDIDATES.values():
-        assert set(overrides) <= set(RECIPE)
+    for name, overrides in script.CANDIDATES.items():
+        assert set(overrides) <= set(RECIPE) and "," not in name
 
 
-def test_one_fold_of_one_epoch_runs_and_reports(script, notmnist_archive, capsys):
-    """The lecture's procedure on the generated archive (200 letters): train, validate, test once, summary."""
-    assert script.main([str(notmnist_archive), "--folds", "0", "--set", "num_epochs=1"]) == 0
+class Recorder:
+    """Stands in for train_notmnist_model and predict: records which images each receives."""
+
+    def __init__(self):
+        self.trained_on, self.validated_on, self.predicted_on = [], [], []
+
+    def train(self, images, labels, val_images=None, val_labels=None, **settings):
+        self.trained_on.append(ids(images))
+        self.validated_on.append(ids(val_images) if val_images is not None else set())
+        return "model", {"val_acc": [0.5], "seconds": 0.0}
+
+    def predict(self, model, images):
+        self.predicted_on.append(ids(images))
+        return torch.zeros(len(images), 10)
+
+
+@pytest.fixture
+def recorder(script, monkeypatch):
+    images, labels = numbered_images([50] * 10)
+    monkeypatch.setattr(script, "load", lambda source: (images, labels, list("ABCDEFGHIJ")))
+    recorder = Recorder()
+    monkeypatch.setattr(script, "train_notmnist_model", recorder.train)
+    monkeypatch.setattr(script, "predict", recorder.predict)
+    (dev_x, _), (te_x, _) = script.development_and_held_out(images, labels)
+    recorder.development, recorder.held_out = ids(dev_x), ids(te_x)
+    return recorder
+
+
+def test_compare_gives_no_held_out_image_to_any_model(script, recorder, capsys):
+    """--compare trains and validates on development images only; every one is validated exactly once."""
+    assert script.main(["--compare", "--candidates", "recipe,no augmentation"]) == 0
+    assert len(recorder.trained_on) == 10 and recorder.predicted_on == []
+    for trained, validated in zip(recorder.trained_on, recorder.validated_on):
+        assert trained | validated == recorder.development and not trained & validated
+    assert set().union(*recorder.validated_on[::2]) == recorder.development  # the five folds of one candidate
+    assert "mean validation accuracy" in capsys.readouterr().out
+
+
+def test_final_trains_on_the_development_images_and_tests_on_the_held_out_block(script, recorder, capsys):
+    assert script.main(["--seeds", "0,1"]) == 0
+    assert recorder.trained_on == [recorder.development] * 2 and recorder.validated_on == [set(), set()]
+    assert recorder.predicted_on == [recorder.held_out] * 2
     out = capsys.readouterr().out
-    assert "num_epochs=1" in out and "retrained" not in out
-    line = re.search(r"fold 0: validation \d+\.\d\d% \((\d+) images, trained on (\d+) in \d+ s\); "
-                     r"test \d+\.\d\d% \(40 images\)", out)
-    assert line, out
-    validation, train = int(line[1]), int(line[2])
-    assert validation + train == 160 and 0.15 < validation / 160 < 0.25
-    assert re.search(r"pooled over 40 test images: \d+\.\d\d% ± \d+\.\d\d%", out), out
+    assert "over seeds 0,1: mean" in out and "400 for development, 100 held out" in out
 
 
-def record_calls(monkeypatch, script, name: str) -> list[int]:
-    """Replace the script's ``name`` by a wrapper that records the length of its second argument."""
-    lengths, real = [], getattr(script, name)
-
-    def wrapper(first, second, *args, **kwargs):
-        lengths.append(len(second))
-        return real(first, second, *args, **kwargs)
-
-    monkeypatch.setattr(script, name, wrapper)
-    return lengths
-
-
-def test_retrain_tests_a_model_trained_on_train_and_validation(script, notmnist_archive, capsys, monkeypatch):
-    label_counts = record_calls(monkeypatch, script, "train_notmnist_model")  # (images, labels, ...)
-    assert script.main([str(notmnist_archive), "--folds", "3", "--retrain", "--set", "num_epochs=1"]) == 0
+def test_final_on_generated_letters_runs_and_reports(script, notmnist_archive, capsys):
+    """The lecture's final procedure for real, on the generated archive (200 letters), one epoch."""
+    assert script.main([str(notmnist_archive), "--set", "num_epochs=1"]) == 0
     out = capsys.readouterr().out
-    assert len(label_counts) == 2 and label_counts[1] == 160 and label_counts[0] < 160
-    assert re.search(r"retrained on 160 in \d+ s: test \d+\.\d\d% \(40 images\)", out), out
-
-
-def test_compare_touches_no_test_fold(script, notmnist_archive, capsys, monkeypatch):
-    """--compare trains on train and scores on validation only: the test fold never reaches the model."""
-    predictions = record_calls(monkeypatch, script, "predict")  # (model, images, ...)
-    assert script.main([str(notmnist_archive), "--compare", "--candidates", "recipe",
-                        "--folds", "1", "--set", "num_epochs=1"]) == 0
-    out = capsys.readouterr().out
-    assert "recipe" in out and "mean validation accuracy" in out and "test" not in out.split("recipe:")[1]
-    assert predictions == []
+    assert "num_epochs=1" in out
+    assert re.search(r"seed 0: trained on 160 development images in \d+ s; "
+                     r"held-out test accuracy \d+\.\d\d% ± \d+\.\d\d% \(40 images\)", out), out
