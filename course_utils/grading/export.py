@@ -150,7 +150,7 @@ def _grade_row(course: Path, assignment: str, student_id: str, test_cells: set[s
     folder = course / "submitted" / student_id / assignment
     record_path = course / RECORDS / assignment / f"{student_id}.json"
     record = _read_record(record_path)
-    if folder.is_dir() and _last_change(folder) > (record_path.stat().st_mtime if record else 0.0):
+    if folder.is_dir() and _changed_since_graded(folder, record, record_path):
         row.status = "submitted"
         row.detail = "collected after the last autograde: run make autograde"
         return row
@@ -239,13 +239,43 @@ def _read_record(path: Path) -> dict | None:
     except (OSError, ValueError):
         return None
     if isinstance(data, dict) and isinstance(data.get("result"), dict):
-        data = data["result"]
+        data = {**data["result"], **({"submission_digest": data["submission_digest"]}
+                                     if data.get("submission_digest") else {})}
     return data if isinstance(data, dict) and "status" in data else None
 
 
+def submission_digest(folder: Path) -> str:
+    """A hash of a submission's content: every visible file's path and bytes (what the grader grades)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(Path(folder).rglob("*")):
+        relative = path.relative_to(folder)
+        if path.is_file() and not path.is_symlink() and not any(part.startswith(".") for part in relative.parts):
+            data = path.read_bytes()
+            digest.update(f"\0{relative.as_posix()}\0{len(data)}\0".encode())
+            digest.update(data)
+    return digest.hexdigest()
+
+
+def _changed_since_graded(folder: Path, record: dict | None, record_path: Path) -> bool:
+    """Whether ``submitted/<student>/<assignment>`` holds other content than what was last graded.
+
+    Decided by content where the record keeps the graded submission's
+    :func:`submission_digest`; else by the files' modification times (collect
+    writes every file anew), never by ctime, which any chmod (``make hub``'s
+    ``prepare``) moves.
+    """
+    if record is None:
+        return True
+    if record.get("submission_digest"):
+        return record["submission_digest"] != submission_digest(folder)
+    return _last_change(folder) > record_path.stat().st_mtime
+
+
 def _last_change(folder: Path) -> float:
-    """When the submission folder last changed (ctime: a copy that keeps the files' mtimes still counts)."""
-    return max((path.stat().st_ctime for path in [folder, *folder.rglob("*")]), default=0.0)
+    """When the submission's content last changed (mtime: chmod, chown and hub restarts leave it)."""
+    return max((path.lstat().st_mtime for path in [folder, *folder.rglob("*")]), default=0.0)
 
 
 def _submitted_students(course: Path) -> set[str]:

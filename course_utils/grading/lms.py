@@ -28,17 +28,19 @@ import csv
 import json
 import os
 import re
-import shutil
+import stat
 import zipfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from .roster import Student
+from . import safe_files
+from .roster import Student, check_student_id
 
 COLLECTED = "collected"  # below the course root: collected/<assignment>.csv
 LOG_COLUMNS = ("student_id", "lms_id", "lms", "status", "late", "file", "detail")
-MAX_NOTEBOOK_BYTES = 100 * 1024 * 1024  # a notebook bigger than this is reported, not imported
+MAX_NOTEBOOK_BYTES = safe_files.LIMITS.file_bytes  # a notebook bigger than this is reported, not imported
+LIMITS = safe_files.LIMITS
 
 CANVAS = re.compile(r"^(?P<name>.+?)_(?:(?P<late>late)_)?(?P<lms_id>\d+)_(?:(?P<submission>\d+)_)?(?P<file>.+)$",
                     re.IGNORECASE)
@@ -136,11 +138,18 @@ def import_zip(course: Path, zip_path: Path, roster: list[Student], assignment: 
             if not entry.file_name.lower().endswith(".ipynb"):
                 others.append((entry, student))
                 continue
-            if info.file_size > MAX_NOTEBOOK_BYTES:
-                problems.append((info.filename, f"{student.student_id}: notebook of {info.file_size} bytes, "
-                                                "over the limit; not imported"))
+            if stat.S_IFMT(info.external_attr >> 16) not in (0, stat.S_IFREG):  # a symlink, device, FIFO...
+                problems.append((info.filename, f"{student.student_id}: a link or special file in the zip, "
+                                                "not a notebook; not imported"))
                 continue
-            notebooks[student.student_id].append((entry, archive.read(info)))
+            # The size in the zip's directory can lie: read at most one byte past the limit.
+            with archive.open(info) as member:
+                data = member.read(MAX_NOTEBOOK_BYTES + 1)
+            if info.file_size > MAX_NOTEBOOK_BYTES or len(data) > MAX_NOTEBOOK_BYTES:
+                problems.append((info.filename, f"{student.student_id}: notebook of over {MAX_NOTEBOOK_BYTES} "
+                                                "bytes, over the limit; not imported"))
+                continue
+            notebooks[student.student_id].append((entry, data))
 
     assignment = assignment or _guess_assignment(sources, notebooks, zip_path)
     if assignment not in sources:
@@ -214,12 +223,10 @@ def _write_log(course: Path, assignment: str, rows: list[dict[str, str]], touche
 def _write_submission(course: Path, student_id: str, assignment: str, name: str, data: bytes) -> None:
     """The notebook becomes the student's whole submission (an earlier one, and its timestamp, is replaced)."""
     folder = course / "submitted" / student_id / assignment
-    if folder.is_dir() and [path.name for path in folder.iterdir()] == [name] and (folder / name).read_bytes() == data:
+    if folder.is_dir() and not folder.is_symlink() and [path.name for path in folder.iterdir()] == [name] and (folder / name).read_bytes() == data:
         return  # the same zip again: leave it as it is, so it is not taken for a new submission
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-    (folder / name).write_bytes(data)
+    check_student_id(student_id)
+    safe_files.replace_folder(folder, safe_files.check_files([(name, data)], LIMITS))
 
 
 # -- which assignment, which notebook name -------------------------------------------------

@@ -176,3 +176,38 @@ def test_nbgrader_export_writes_what_make_export_writes(exported):
                           cwd=exported, capture_output=True, text=True, env=nbgrader_environment())
     assert done.returncode == 0, done.stdout + done.stderr
     assert {name: (exported / name).read_bytes() for name in expected} == expected
+
+
+def test_chmod_and_hub_restarts_leave_every_grade_as_it_was(exported):
+    """make hub's prepare chmods and chowns the course (which moves every ctime): does every row stay as it was?"""
+    before = rows_of(exported)
+    for folder, folders, files in os.walk(exported / "submitted"):
+        for name in folders + files:
+            path = os.path.join(folder, name)
+            os.chmod(path, os.stat(path).st_mode | 0o060)
+    write_grades(exported)
+    assert rows_of(exported) == before
+
+
+def test_a_record_with_the_graded_content_decides_by_content(exported):
+    """A record that keeps the graded submission's digest: same content is graded, other content is 'submitted'?"""
+    from course_utils.grading.export import submission_digest
+
+    folder = exported / "submitted" / "ok" / ASSIGNMENT
+    record = exported / ".grading" / "results" / ASSIGNMENT / "ok.json"
+    saved = record.read_text()
+    data = json.loads(saved)
+    try:
+        data["submission_digest"] = submission_digest(folder)
+        record.write_text(json.dumps(data))
+        os.utime(folder / f"{ASSIGNMENT}.ipynb", (time.time() + 3600, time.time() + 3600))  # a newer time alone
+        write_grades(exported)
+        assert rows_of(exported)["ok"]["status"] == "graded"
+        data["submission_digest"] = "0" * 64
+        record.write_text(json.dumps(data))
+        write_grades(exported)
+        assert rows_of(exported)["ok"]["status"] == "submitted"
+    finally:
+        record.write_text(saved)
+        os.utime(folder / f"{ASSIGNMENT}.ipynb", (time.time() - 3600, time.time() - 3600))
+        write_grades(exported)

@@ -36,8 +36,15 @@ due = 2027-01-15T23:59:00+01:00
 """
 
 
+# make collect refuses to run as root; these tests (root in CI) import as if they were an instructor.
+AS_INSTRUCTOR = ("import os, sys; os.geteuid = lambda: 1000\n"
+                 "from course_utils.grading.__main__ import main; sys.exit(main(sys.argv[1:]))")
+
+
 def cli(course: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "course_utils.grading", *args, "--course", str(course)],
+    start = [sys.executable, "-c", AS_INSTRUCTOR] if args[0] == "collect" else [sys.executable, "-m",
+                                                                                "course_utils.grading"]
+    return subprocess.run([*start, *args, "--course", str(course)],
                           capture_output=True, text=True, stdin=subprocess.DEVNULL)
 
 
@@ -202,3 +209,41 @@ def test_a_zip_of_no_known_assignment_asks_which(released, tmp_path):
     done = cli(released, "collect", "--zip", str(archive))
     assert done.returncode == 1
     assert "ASSIGNMENT=" in done.stderr
+
+
+def test_links_and_oversized_notebooks_in_a_zip_are_not_imported(released, tmp_path):
+    """A zip entry that is a symlink, or a notebook bigger than the limit (whatever the zip's directory
+    says): reported by name and not imported, while the rest of the class is?"""
+    import stat as stat_module
+
+    from course_utils.grading.lms import MAX_NOTEBOOK_BYTES
+
+    course = tmp_path / "course"
+    import shutil
+
+    shutil.copytree(released, course, ignore=shutil.ignore_patterns("submitted", "autograded", ".grading",
+                                                                     "collected", "grades*.csv"))
+    archive = tmp_path / "links.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zip_file:
+        link = zipfile.ZipInfo("leeann_1001_9001_first.ipynb")
+        link.external_attr = (stat_module.S_IFLNK | 0o777) << 16
+        zip_file.writestr(link, "../../source/first/first.ipynb")
+        zip_file.writestr("vanderbergben_1002_9002_first.ipynb", b" " * (MAX_NOTEBOOK_BYTES + 10))
+        zip_file.writestr("ngcat_1003_9003_first.ipynb", notebook_with(course, RIGHT))
+    done = cli(course, "collect", "--zip", str(archive), "--assignment", ASSIGNMENT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "leeann_1001_9001_first.ipynb: ann: a link or special file" in done.stdout
+    assert "vanderbergben_1002_9002_first.ipynb: ben: notebook of over" in done.stdout
+    assert sorted(path.name for path in (course / "submitted").iterdir()) == ["cat"]
+
+
+def test_collect_refuses_to_run_as_root(released):
+    """make collect as root: refused with what to do instead (collect reads what students wrote)?"""
+    import os
+
+    if os.geteuid() != 0:
+        pytest.skip("only root can check that root is refused")
+    done = subprocess.run([sys.executable, "-m", "course_utils.grading", "collect", "--course", str(released)],
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert done.returncode == 1
+    assert "does not run as root: run it as an instructor" in done.stderr
