@@ -22,7 +22,7 @@ NBGRADER_SERVER_EXTENSIONS := $(addprefix nbgrader.server_extensions.,formgrader
 export PATH := $(BIN):$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install bubblewrap sandbox-for-tests chromium hub lab test test-fast release autograde feedback clean collect export student-edition
+.PHONY: install bubblewrap sandbox-for-tests chromium hub lab test test-fast release autograde feedback clean collect export student-edition report
 
 install: $(STAMP)
 
@@ -128,6 +128,12 @@ feedback: install
 # assignments/grades.csv and grades_wide.csv (for the LMS) from the gradebook
 export: install
 	$(BIN)/python -m course_utils.grading export
+
+# assignments/reports/<assignment>.html, -items.csv, -similarity.csv: the instructor's view of the graded
+# batch (scores, hardest tests, failure messages, lateness, similar submissions); make autograde ends with it.
+# Open the page from JupyterLab's file browser (assignments/reports/). ASSIGNMENT=name for one only.
+report: install
+	$(BIN)/python -m course_utils.grading report $(if $(ASSIGNMENT),--assignment "$(ASSIGNMENT)")
 
 # dist/student/ and dist/student.tar.gz: lectures, released homework, course_utils
 student-edition: install

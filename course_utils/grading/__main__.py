@@ -2,9 +2,10 @@
 
     release          release/ from source/ (and to the exchange, when there is one)
     collect          submissions from the exchange, or from an LMS zip (--zip)
-    autograde        grade submitted/ in the sandbox, then export (grades.csv, grades_wide.csv)
+    autograde        grade submitted/ in the sandbox, then export (grades.csv, grades_wide.csv) and report
     feedback         feedback/ pages (and to the exchange, when there is one)
     export           grades.csv and grades_wide.csv from the gradebook
+    report           reports/<assignment>.html (+ -items.csv, -similarity.csv): the instructor's view of a batch
     student-edition  dist/student/: what students get, without solutions or hidden tests
 
 Run from the repository root (or pass ``--course``). Every step imports the
@@ -18,13 +19,13 @@ import argparse
 import sys
 from pathlib import Path
 
-STEPS = ["release", "collect", "autograde", "feedback", "export", "student-edition"]
+STEPS = ["release", "collect", "autograde", "feedback", "export", "report", "student-edition"]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_utils.grading", description=__doc__.split("\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog="\n".join(__doc__.split("\n")[2:9]))
+                                     epilog="\n".join(__doc__.split("\n")[2:10]))
     parser.add_argument("step", choices=STEPS)
     parser.add_argument("--course", type=Path, default=Path("assignments"),
                         help="the nbgrader course root (default: assignments)")
@@ -34,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kernel", default=None, help="kernelspec that runs the submissions (autograde)")
     parser.add_argument("--zip", type=Path, default=None, help="an LMS download to import (collect)")
     parser.add_argument("--assignment", default=None,
-                        help="the assignment the zip holds (collect; default: recognised from the notebooks)")
+                        help="the assignment the zip holds (collect; default: recognised from the notebooks); "
+                             "the one to report (report; default: every graded one)")
     parser.add_argument("--out", type=Path, default=Path("dist/student"),
                         help="where the student edition goes (student-edition)")
     args = parser.parse_args(argv)
@@ -152,7 +154,7 @@ def _autograde(course: Path, args) -> int:
     ungraded = [r for r in results if r.status != "graded"]
     print(f"{len(results)} submission(s) graded now or before, {len(ungraded)} without a grade")
     # grades.csv always has one format: the export's (roster, late penalties, hand grading, reviewed flags).
-    return _export(course, args)
+    return _export(course, args) or _report(course, args)
 
 
 def _feedback(course: Path, args) -> int:
@@ -179,8 +181,20 @@ def _export(course: Path, args) -> int:
     return 0
 
 
+def _report(course: Path, args) -> int:
+    from .report import assignments_with_grades, write_report
+
+    names = [args.assignment] if args.assignment else assignments_with_grades(course)
+    for name in names:
+        _, lines = write_report(course, name)
+        print("\n".join(lines))
+    if not names:
+        print(f"no graded notebooks in {course / 'autograded'}: nothing to report (run make autograde)")
+    return 0
+
+
 STEP_FUNCTIONS = {"release": _release, "collect": _collect, "autograde": _autograde, "feedback": _feedback,
-                  "export": _export}
+                  "export": _export, "report": _report}
 
 
 if __name__ == "__main__":
