@@ -186,132 +186,185 @@ def test_batch_counts():
 
 # --- exercise 3: an initialiser for apply ------------------------------------------------------------------------
 
-def kaiming(module):
+def init_by_hand(module):
     if isinstance(module, nn.Linear):
-        nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
-        nn.init.zeros_(module.bias)
-
-
-def kaiming_by_hand(module):
-    if type(module) is nn.Linear:
         with torch.no_grad():
             module.weight.normal_(0.0, (2 / module.in_features) ** 0.5)
-            module.bias.zero_()
+            if module.bias is not None:
+                module.bias.zero_()
 
 
-def kaiming_fan_out(module):
+def init_by_copying(module):
+    """Another right answer: a fresh normal matrix scaled by sqrt(2 / fan_in), fan_in read off the weight's shape."""
+    if type(module) is nn.Linear:
+        fan_out, fan_in = module.weight.shape
+        with torch.no_grad():
+            module.weight.copy_(torch.randn(fan_out, fan_in) * (2 / fan_in) ** 0.5)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+
+def init_fan_out(module):
     if isinstance(module, nn.Linear):
-        nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-        nn.init.zeros_(module.bias)
+        with torch.no_grad():
+            module.weight.normal_(0.0, (2 / module.out_features) ** 0.5)
+            if module.bias is not None:
+                module.bias.zero_()
 
 
-def kaiming_uniform(module):
+def init_uniform(module):
     if isinstance(module, nn.Linear):
-        nn.init.kaiming_uniform_(module.weight, nonlinearity="relu")
-        nn.init.zeros_(module.bias)
+        bound = (6 / module.in_features) ** 0.5  # the right variance, the wrong distribution
+        with torch.no_grad():
+            module.weight.uniform_(-bound, bound)
+            if module.bias is not None:
+                module.bias.zero_()
 
 
-def xavier(module):
+def init_without_the_factor_2(module):
     if isinstance(module, nn.Linear):
-        nn.init.xavier_normal_(module.weight)
-        nn.init.zeros_(module.bias)
+        with torch.no_grad():
+            module.weight.normal_(0.0, (1 / module.in_features) ** 0.5)
+            if module.bias is not None:
+                module.bias.zero_()
 
 
-def kaiming_keeping_the_biases(module):
+def init_keeping_the_biases(module):
+    if isinstance(module, nn.Linear):
+        with torch.no_grad():
+            module.weight.normal_(0.0, (2 / module.in_features) ** 0.5)
+
+
+def init_everything(module):
+    for parameter in module.parameters(recurse=False):
+        with torch.no_grad():
+            if parameter.dim() > 1:
+                parameter.normal_(0.0, (2 / parameter.shape[1]) ** 0.5)
+            else:
+                parameter.zero_()
+
+
+def init_with_kaiming_normal(module):
     if isinstance(module, nn.Linear):
         nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
 
 
-def kaiming_everything(module):
-    for parameter in module.parameters(recurse=False):
-        if parameter.dim() > 1:
-            nn.init.kaiming_normal_(parameter, nonlinearity="relu")
-        else:
-            nn.init.zeros_(parameter)
+def init_forgetting_layers_without_bias(module):
+    if isinstance(module, nn.Linear):
+        with torch.no_grad():
+            module.weight.normal_(0.0, (2 / module.in_features) ** 0.5)
+            module.bias.zero_()  # fails for Linear(..., bias=False)
 
 
-@pytest.mark.parametrize("answer", [kaiming, kaiming_by_hand])
+@pytest.mark.parametrize("answer", [init_by_hand, init_by_copying])
 def test_init_for_relu_right(answer):
     assert check_init_for_relu(answer).passed
 
 
 def test_init_for_relu_wrong():
-    assert "fan_out" in check_init_for_relu(kaiming_fan_out).message
-    assert "kaiming_uniform_" in check_init_for_relu(kaiming_uniform).message
-    assert "sqrt(2 / fan_in)" in check_init_for_relu(xavier).message
-    assert "biases" in check_init_for_relu(kaiming_keeping_the_biases).message
-    assert "not nn.Linear" in check_init_for_relu(kaiming_everything).message  # zeroes LayerNorm's weight
+    assert "fan_out" in check_init_for_relu(init_fan_out).message
+    assert "uniform" in check_init_for_relu(init_uniform).message
+    assert "sqrt(2 / fan_in)" in check_init_for_relu(init_without_the_factor_2).message
+    assert "biases" in check_init_for_relu(init_keeping_the_biases).message
+    assert "not nn.Linear" in check_init_for_relu(init_everything).message  # zeroes LayerNorm's weight
+    assert "kaiming_normal_" in check_init_for_relu(init_with_kaiming_normal).message
+    assert "kaiming_uniform_" in check_init_for_relu(
+        lambda m: nn.init.kaiming_uniform_(m.weight) if isinstance(m, nn.Linear) else None).message
+    assert "AttributeError" in check_init_for_relu(init_forgetting_layers_without_bias).message
     assert check_init_for_relu(not_implemented).status == "not attempted"
 
 
 # --- exercise 4: checkpoints -------------------------------------------------------------------------------------
 
-def save_right(path, model, optimizer, epoch):
-    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch}, path)
+def state_of(thing):
+    return thing.get_state() if isinstance(thing, torch.Generator) else thing.state_dict()
 
 
-def load_right(path, model, optimizer):
+def restore(thing, state):
+    if isinstance(thing, torch.Generator):
+        thing.set_state(state)
+    else:
+        thing.load_state_dict(state)
+
+
+def save_right(path, run, epoch):
+    torch.save({"epoch": epoch, "states": {name: state_of(thing) for name, thing in run.items()}}, path)
+
+
+def load_right(path, run):
     checkpoint = torch.load(path)
-    model.load_state_dict(checkpoint["model"])
-    optimizer.load_state_dict(checkpoint["optimizer"])
+    for name, thing in run.items():
+        restore(thing, checkpoint["states"][name])
     return checkpoint["epoch"]
 
 
-def save_as_a_list(path, model, optimizer, epoch):
-    torch.save([model.state_dict(), optimizer.state_dict(), torch.tensor(epoch)], path)
+def save_by_name(path, run, epoch):
+    """Another right answer: one entry per object, written out, and the epoch as a tensor."""
+    torch.save({"model": run["model"].state_dict(), "optimizer": run["optimizer"].state_dict(),
+                "scheduler": run["scheduler"].state_dict(), "shuffle": run["shuffle"].get_state(),
+                "epoch": torch.tensor(epoch)}, path)
 
 
-def load_from_a_list(path, model, optimizer):
-    model_state, optimizer_state, epoch = torch.load(path, weights_only=True)
-    model.load_state_dict(model_state)
-    optimizer.load_state_dict(optimizer_state)
-    return epoch  # a 0-d integer tensor
+def load_by_name(path, run):
+    checkpoint = torch.load(path, weights_only=True)
+    run["model"].load_state_dict(checkpoint["model"])
+    run["optimizer"].load_state_dict(checkpoint["optimizer"])
+    run["scheduler"].load_state_dict(checkpoint["scheduler"])
+    run["shuffle"].set_state(checkpoint["shuffle"])
+    return checkpoint["epoch"]  # a 0-d integer tensor
 
 
-def save_model_only(path, model, optimizer, epoch):
-    torch.save({"model": model.state_dict(), "epoch": epoch}, path)
+def without(*left_out):
+    def save(path, run, epoch):
+        save_right(path, {name: thing for name, thing in run.items() if name not in left_out}, epoch)
+
+    def load(path, run):
+        return load_right(path, {name: thing for name, thing in run.items() if name not in left_out})
+
+    return save, load
 
 
-def load_model_only(path, model, optimizer):
-    checkpoint = torch.load(path)
-    model.load_state_dict(checkpoint["model"])
-    return checkpoint["epoch"]
+def save_whole_objects(path, run, epoch):
+    torch.save({"run": run, "epoch": epoch}, path)
 
 
-def load_forgetting_the_optimizer(path, model, optimizer):
-    checkpoint = torch.load(path)
-    model.load_state_dict(checkpoint["model"])
-    return checkpoint["epoch"]
-
-
-def save_whole_objects(path, model, optimizer, epoch):
-    torch.save({"model": model, "optimizer": optimizer, "epoch": epoch}, path)
-
-
-def load_whole_objects(path, model, optimizer):
+def load_whole_objects(path, run):
     checkpoint = torch.load(path, weights_only=False)
-    model.load_state_dict(checkpoint["model"].state_dict())
-    optimizer.load_state_dict(checkpoint["optimizer"].state_dict())
+    for name, thing in run.items():
+        restore(thing, state_of(checkpoint["run"][name]))
     return checkpoint["epoch"]
 
 
-def load_returning_the_next_epoch(path, model, optimizer):
-    return load_right(path, model, optimizer) + 1
+def load_returning_the_next_epoch(path, run):
+    return load_right(path, run) + 1
 
 
-@pytest.mark.parametrize("answer", [(save_right, load_right), (save_as_a_list, load_from_a_list)],
-                         ids=["dict", "list"])
+@pytest.mark.parametrize("answer", [(save_right, load_right), (save_by_name, load_by_name)], ids=["loop", "by name"])
 def test_checkpoint_right(answer):
     assert check_checkpoint(answer).passed
 
 
 def test_checkpoint_wrong():
-    assert "optimizer" in check_checkpoint((save_model_only, load_model_only)).message
-    assert "optimizer" in check_checkpoint((save_right, load_forgetting_the_optimizer)).message
+    assert "'shuffle'" in check_checkpoint(without("shuffle")).message  # lecture 6's section 8 without the generator
+    assert "'scheduler'" in check_checkpoint(without("scheduler")).message
+    assert "'optimizer'" in check_checkpoint(without("optimizer", "scheduler", "shuffle")).message
     assert "weights_only" in check_checkpoint((save_whole_objects, load_whole_objects)).message
     assert "epochs already done" in check_checkpoint((save_right, load_returning_the_next_epoch)).message
     assert check_checkpoint((not_implemented, not_implemented)).status == "not attempted"
     assert check_checkpoint(...).status == "not attempted"
+
+
+def test_a_checkpoint_without_the_scheduler_really_changes_the_run():
+    """The check's scheduler matters: restored without it, the weights end elsewhere (not only its state differs)."""
+    import tempfile
+    from pathlib import Path
+
+    from course_utils.exercises.training_api import _checkpoint_run
+    with tempfile.TemporaryDirectory() as folder:
+        uninterrupted, resumed, _, _ = _checkpoint_run(*without("scheduler"), Path(folder))
+    assert not torch.equal(uninterrupted, resumed)
 
 
 # --- exercise 5: a trained classifier ----------------------------------------------------------------------------
@@ -353,7 +406,7 @@ def test_trained_classifier():
 
 @pytest.mark.parametrize("check,answer", [
     (check_log_softmax_classifier, classifier(nn.LogSoftmax(dim=-1))), (check_training_pass, epoch_right),
-    (check_parameter_count, 109386), (check_batch_counts, (16, 15, 40)), (check_init_for_relu, kaiming),
+    (check_parameter_count, 109386), (check_batch_counts, (16, 15, 40)), (check_init_for_relu, init_by_hand),
     (check_checkpoint, (save_right, load_right)), (check_trained_classifier, classifier(nn.LogSoftmax(dim=1))),
 ], ids=lambda value: getattr(value, "__name__", None))
 def test_checks_leave_the_global_random_state_alone(check, answer):

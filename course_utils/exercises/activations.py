@@ -9,28 +9,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.overrides import TorchFunctionMode, resolve_name
 
 from ..selfcheck import Verdict, right, self_check, wrong
-
-
-class _CallsTo(TorchFunctionMode):
-    """Records the torch functions called inside it whose own name contains one of ``words``.
-
-    A TorchFunctionMode sees every torch function, tensor method and
-    ``torch.nn.functional`` call however it was imported (``nn.LeakyReLU``
-    calls ``F.leaky_relu``); the calls still run, so the answer can be checked too.
-    """
-
-    def __init__(self, *words):
-        super().__init__()
-        self.words, self.called = words, []
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        name = resolve_name(func) or getattr(func, "__name__", repr(func))
-        if any(word in name.rsplit(".", 1)[-1] for word in self.words):
-            self.called.append(name)
-        return func(*args, **(kwargs or {}))
+from .calls import CallsTo
 
 
 def _as_float(answer, what: str) -> float:
@@ -94,7 +75,7 @@ def check_softmax_with_temperature(softmax_t) -> Verdict:
     """
     for z, T in _softmax_cases():
         before = z.clone()
-        with _CallsTo("softmax") as spy:
+        with CallsTo("softmax") as spy:
             p = softmax_t(z, T)
         if spy.called:
             return wrong(f"your function calls {spy.called[0]}; compute the softmax yourself from torch.exp and a sum.")
@@ -132,7 +113,7 @@ def check_leaky_relu(leaky_relu) -> Verdict:
     for x in _leaky_relu_inputs():
         for slope in (0.01, 0.2, 0.5, 0.0):
             before = x.clone()
-            with _CallsTo("leaky_relu", "rrelu") as spy:
+            with CallsTo("leaky_relu", "rrelu") as spy:
                 y = leaky_relu(x, slope)
             if spy.called:
                 return wrong(f"your function calls {spy.called[0]}; write it from tensor operations "
@@ -165,7 +146,7 @@ def check_stable_softplus(softplus) -> Verdict:
     """Exercise 2: ``softplus(x) = log(1 + e^x)`` without overflow, with a usable gradient, not F.softplus."""
     for x in _softplus_inputs():
         x = x.clone().requires_grad_(True)
-        with _CallsTo("softplus") as spy:
+        with CallsTo("softplus") as spy:
             y = softplus(x)
         if spy.called:
             return wrong(f"your function calls {spy.called[0]}; build it from torch.exp, torch.log1p and friends.")

@@ -12,6 +12,7 @@ import copy
 import numbers
 import operator
 import tempfile
+import types
 from pathlib import Path
 
 import torch
@@ -19,6 +20,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from ..selfcheck import Verdict, right, self_check, wrong
+from .calls import CallsTo
 
 #: The centres of the lecture's three Gaussian blobs (section 4).
 BLOB_CENTRES = torch.tensor([[0.0, 2.0], [-2.0, -1.0], [2.0, -1.0]])
@@ -188,6 +190,17 @@ def check_batch_counts(answer) -> Verdict:
     return right("ceil(N/B) batches, floor(N/B) with drop_last, and the remainder in the last one.")
 
 
+def _names_used(function) -> list[str]:
+    """The global and attribute names a Python function's code (nested functions included) refers to."""
+    code = getattr(function, "__code__", None)
+    names, stack = [], [code] if code is not None else []
+    while stack:
+        code = stack.pop()
+        names += code.co_names
+        stack += [const for const in code.co_consts if isinstance(const, types.CodeType)]
+    return names
+
+
 #: The widths of the check's 20-layer ReLU net: no layer is square, so fan-in and fan-out differ everywhere.
 INIT_WIDTHS = [96, 256, 128, 320, 160, 384, 192, 448, 224, 512, 256, 512, 224, 448, 192, 384, 160, 320, 128, 256, 96]
 
@@ -196,32 +209,38 @@ INIT_WIDTHS = [96, 256, 128, 320, 160, 384, 192, 448, 224, 512, 256, 512, 224, 4
 def check_init_for_relu(init_for_relu) -> Verdict:
     """Exercise 3: ``init_for_relu(module)`` for ``model.apply``: Kaiming-normal weights (ReLU, fan-in), zero biases.
 
-    The check's net has 20 non-square ``Linear`` layers (so a fan-out scale is
-    told apart from a fan-in one) with ReLUs and a final ``LayerNorm`` that
+    Without nn.init's Kaiming functions. The check's net has 20 non-square
+    ``Linear`` layers (so a fan-out scale is told apart from a fan-in one),
+    four of them without a bias, with ReLUs and a final ``LayerNorm`` that
     must stay as it was.
     """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         layers = []
-        for n_in, n_out in zip(INIT_WIDTHS, INIT_WIDTHS[1:]):
-            layers += [nn.Linear(n_in, n_out), nn.ReLU()]
+        for k, (n_in, n_out) in enumerate(zip(INIT_WIDTHS, INIT_WIDTHS[1:])):
+            layers += [nn.Linear(n_in, n_out, bias=k % 5 != 2), nn.ReLU()]  # layers 3, 8, 13, 18 have no bias
         net = nn.Sequential(*layers, nn.LayerNorm(INIT_WIDTHS[-1]))
         layer_norm_before = copy.deepcopy(net[-1].state_dict())
-        returned = net.apply(init_for_relu)
+        with CallsTo("kaiming") as spy:
+            returned = net.apply(init_for_relu)
+        kaiming = spy.called + [name for name in _names_used(init_for_relu) if "kaiming" in name]
+        if kaiming:
+            return wrong(f"your function uses {kaiming[0]}; draw the weights yourself (e.g. with weight.normal_) "
+                         "with the standard deviation section 3 derives.")
         if returned is not net:
             return wrong("use it as model.apply(init_for_relu); apply returns the model itself.")
         if any(not torch.equal(value, net[-1].state_dict()[key]) for key, value in layer_norm_before.items()):
             return wrong("your function changed a module that is not nn.Linear; check the module's type first.")
         linears = [m for m in net if isinstance(m, nn.Linear)]
-        if any(m.bias.abs().max() > 0 for m in linears):
+        if any(m.bias is not None and m.bias.abs().max() > 0 for m in linears):
             return wrong("the biases should be zero.")
         for m in linears:
             target = (2 / m.in_features) ** 0.5
             std = m.weight.std().item()
             if abs(std / target - 1) > 0.05:
                 fan_out = abs(std / (2 / m.out_features) ** 0.5 - 1) < 0.05
-                why = ("that is sqrt(2 / fan_out): Kaiming's default mode='fan_in' keeps the forward signal's size"
-                       if fan_out else "use nn.init.kaiming_normal_ with nonlinearity='relu'")
+                why = ("that is sqrt(2 / fan_out): scale by the number of inputs, which keeps the forward signal's size"
+                       if fan_out else "which variance keeps the signal's size through a ReLU layer?")
                 return wrong(f"for nn.Linear({m.in_features}, {m.out_features}) the weights' standard deviation is "
                              f"{std:.4f}, not sqrt(2 / fan_in) = {target:.4f}; {why}.")
             if abs(m.weight.mean().item()) > 0.05 * target:
@@ -229,7 +248,7 @@ def check_init_for_relu(init_for_relu) -> Verdict:
             z = (m.weight / std).flatten()
             if not 2.7 < (z**4).mean().item() < 3.3:  # a normal distribution's kurtosis is 3, a uniform one's 1.8
                 return wrong(f"the weights of nn.Linear({m.in_features}, {m.out_features}) have the right size but "
-                             "are not normally distributed: use kaiming_normal_, not kaiming_uniform_.")
+                             "are not normally distributed: draw them from a normal distribution, not a uniform one.")
         with torch.no_grad():
             x = torch.randn(512, INIT_WIDTHS[0])
             for module in list(net)[:-1]:
@@ -240,52 +259,79 @@ def check_init_for_relu(init_for_relu) -> Verdict:
     return right("Kaiming-normal weights (fan-in) and zero biases: the signal keeps its size through 20 ReLU layers.")
 
 
-def _checkpoint_run(save, load, tmp: Path) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """Four epochs in one go vs two, save, restore into fresh objects, two more: both final weights and the epoch."""
+def _state(thing):
+    """What a checkpoint must restore of one object of a run: its state_dict, or a generator's state."""
+    return thing.get_state() if isinstance(thing, torch.Generator) else copy.deepcopy(thing.state_dict())
+
+
+def _same(a, b) -> bool:
+    """Are two states (nested dicts, lists, tensors, numbers) equal?"""
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        return isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.shape == b.shape and torch.equal(a, b)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[key], b[key]) for key in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def _make_run() -> dict:
+    """A run as the exercise describes it: model, Adam, a per-step OneCycleLR and the loader's shuffling generator."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1))
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.05, total_steps=16)
+    return {"model": model, "optimizer": optimizer, "scheduler": scheduler, "shuffle": torch.Generator().manual_seed(0)}
+
+
+def _train_epoch(run: dict, data: TensorDataset) -> None:
+    for xb, yb in DataLoader(data, batch_size=16, shuffle=True, generator=run["shuffle"]):
+        run["optimizer"].zero_grad()
+        nn.functional.mse_loss(run["model"](xb), yb).backward()
+        run["optimizer"].step()
+        run["scheduler"].step()
+
+
+def _checkpoint_run(save, load, tmp: Path):
+    """Four epochs in one go vs two, save, restore into a fresh run, two more.
+
+    Returns both final weights, what ``load`` returned, and the name of the first
+    object of the run that ``load`` did not restore to its saved state (or None).
+    """
     generator = torch.Generator().manual_seed(0)
     X = torch.randn(64, 2, generator=generator)
-    y = X @ torch.tensor([[2.0], [-3.0]])
-    data = TensorDataset(X, y)
+    data = TensorDataset(X, X @ torch.tensor([[2.0], [-3.0]]))
 
-    def make():
-        torch.manual_seed(0)
-        model = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1))
-        return model, torch.optim.Adam(model.parameters(), lr=0.05)
-
-    def epoch(model, optimizer):
-        for xb, yb in DataLoader(data, batch_size=16):
-            optimizer.zero_grad()
-            nn.functional.mse_loss(model(xb), yb).backward()
-            optimizer.step()
-
-    model, optimizer = make()
+    run = _make_run()
     for _ in range(4):
-        epoch(model, optimizer)
-    uninterrupted = _weights(model)
+        _train_epoch(run, data)
+    uninterrupted = _weights(run["model"])
 
-    model, optimizer = make()
+    run = _make_run()
     for _ in range(2):
-        epoch(model, optimizer)
-    save(tmp / "checkpoint.pt", model, optimizer, 2)
-    model, optimizer = make()
-    resumed_epoch = load(tmp / "checkpoint.pt", model, optimizer)
+        _train_epoch(run, data)
+    saved = {name: _state(thing) for name, thing in run.items()}
+    save(tmp / "checkpoint.pt", run, 2)
+    run = _make_run()  # a fresh start, as after a crash
+    resumed_epoch = load(tmp / "checkpoint.pt", run)
+    not_restored = next((name for name, thing in run.items() if not _same(_state(thing), saved[name])), None)
     try:
         start = operator.index(resumed_epoch)
     except TypeError:
         start = 0  # not a whole number: reported by the check
-    for _ in range(start, 4):
-        epoch(model, optimizer)
-    return uninterrupted, _weights(model), resumed_epoch
+    for _ in range(max(start, 0), 4):
+        _train_epoch(run, data)
+    return uninterrupted, _weights(run["model"]), resumed_epoch, not_restored
 
 
 @self_check
 def check_checkpoint(functions) -> Verdict:
-    """Exercise 4: ``(save_checkpoint, load_checkpoint)`` that resume training exactly."""
+    """Exercise 4: ``(save_checkpoint, load_checkpoint)`` that resume a run (model, optimizer, scheduler, generator) exactly."""
     if not (isinstance(functions, (tuple, list)) and len(functions) == 2):
         return wrong("answer with the pair (save_checkpoint, load_checkpoint).")
     save, load = functions
     with torch.random.fork_rng(devices=[]), tempfile.TemporaryDirectory() as folder:
-        uninterrupted, resumed, epoch = _checkpoint_run(save, load, Path(folder))
+        uninterrupted, resumed, epoch, not_restored = _checkpoint_run(save, load, Path(folder))
         try:
             whole = operator.index(epoch)  # an int, or a 0-d integer tensor
         except TypeError:
@@ -295,11 +341,13 @@ def check_checkpoint(functions) -> Verdict:
         try:
             torch.load(Path(folder) / "checkpoint.pt")  # weights_only=True, the default
         except Exception:
-            return wrong("torch.load with its default weights_only=True cannot read your file: save state_dicts and "
-                         "numbers, not the model or optimizer objects.")
+            return wrong("torch.load with its default weights_only=True cannot read your file: save states "
+                         "(state_dicts, a generator's state, numbers), not the objects themselves.")
+        if not_restored is not None:
+            return wrong(f"after load_checkpoint, run[{not_restored!r}] is not in the state it was saved in: save and "
+                         "restore every object of the run (a torch.Generator has get_state and set_state).")
         if not torch.equal(uninterrupted, resumed):
-            return wrong("the resumed run ends with different weights than the uninterrupted one: does the checkpoint "
-                         "hold the optimizer's state_dict too, and do you load both?")
+            return wrong("the resumed run ends with different weights than the uninterrupted one.")
     return right("the resumed run ends with exactly the weights of the uninterrupted one.")
 
 
