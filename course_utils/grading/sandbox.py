@@ -52,6 +52,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -65,7 +66,7 @@ KERNEL_NAME = "course-sandbox"
 MIN_BWRAP_VERSION = (0, 8, 0)  # --disable-userns and tmpfs --size
 SANDBOX_UID = 1000  # the student's uid inside the sandbox (its own user namespace)
 CGROUP_PARENT = "course-sandbox"
-RUNTIME_PREFIX = "course-sandbox-"  # runtime folders in the temporary folder; cgroups named after them
+RUNTIME_PREFIX = "course-sandbox-"  # runtime folders in runtime_base(); cgroups named after them
 _ON = {"", "1", "true", "yes", "on"}
 _OFF = {"0", "false", "no", "off"}
 INSTALL_HINT = "install it with 'sudo apt-get install bubblewrap' (Debian/Ubuntu)"
@@ -180,7 +181,7 @@ def sandbox_runtime(autograded_root, limits: Limits = LIMITS):
             "move the course (or the Python environment) elsewhere"
         )
     _remove_stale_runtimes()
-    folder = Path(tempfile.mkdtemp(prefix=RUNTIME_PREFIX))  # mode 700
+    folder = make_runtime_folder()
     try:
         (folder / "owner").write_text(str(os.getpid()))
         for name in ("ipc", "tmp", "scratch"):
@@ -283,10 +284,42 @@ def _readonly_paths() -> list[str]:
     return kept
 
 
+def runtime_base() -> Path:
+    """The grader's own folder for sandbox runtimes: ``~/.cache/course-sandbox`` (mode 700), not the shared /tmp.
+
+    Created if missing; refused (:class:`SandboxUnavailable`) unless it is a
+    real folder owned by this user that nobody else may enter, so no other
+    user can plant folders or links where the grader creates and removes them.
+    """
+    base = Path(os.environ.get("COURSE_SANDBOX_RUNTIME") or Path.home() / ".cache" / "course-sandbox")
+    base.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(base, 0o700)
+    info = os.lstat(base)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
+        raise SandboxUnavailable(
+            f"{base} must be a folder of yours that only you can enter (mode 700), for the grading "
+            f"sandbox's runtime folders; remove it or set COURSE_SANDBOX_RUNTIME to another folder")
+    return base
+
+
+def make_runtime_folder() -> Path:
+    """A new runtime folder (mode 700) in :func:`runtime_base`, created by this process alone (mkdtemp)."""
+    return Path(tempfile.mkdtemp(prefix=RUNTIME_PREFIX, dir=runtime_base()))
+
+
 def _remove_stale_runtimes() -> None:
-    """Remove what runs that were killed (no clean-up) left: their folders and empty cgroups."""
-    for folder in Path(tempfile.gettempdir()).glob(RUNTIME_PREFIX + "*"):
+    """Remove what runs that were killed (no clean-up) left: their folders and empty cgroups.
+
+    Only this user's :func:`runtime_base` is looked at, and only real folders
+    owned by this user in it are removed.
+    """
+    base = runtime_base()
+    for folder in base.glob(RUNTIME_PREFIX + "*"):
         try:
+            info = os.lstat(folder)
+            if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
+                continue
             os.kill(int((folder / "owner").read_text()), 0)
         except ProcessLookupError:
             _remove_tree(folder)
@@ -297,7 +330,7 @@ def _remove_stale_runtimes() -> None:
             for parent, _ in _cgroup_parents():
                 for child in parent.glob(RUNTIME_PREFIX + "*/"):
                     runtime = child.name.rsplit("-", 1)[0]
-                    if not (Path(tempfile.gettempdir()) / runtime).exists():
+                    if not (base / runtime).exists():
                         with contextlib.suppress(OSError):
                             child.rmdir()  # only if empty
 
@@ -306,9 +339,14 @@ def _remove_tree(folder: Path) -> None:
     """Remove a folder even where student code took away permissions.
 
     Something already gone is not an error: two workers of one batch may
-    clean up the same stale folder at once.
+    clean up the same stale folder at once. Only ``folder`` and what lies
+    below it are touched (never its parent), and no link is followed.
     """
-    _rmtree(folder, _make_writable_and_retry)
+    if os.path.islink(folder):
+        os.unlink(folder)
+        return
+    top = os.path.abspath(folder)
+    _rmtree(folder, lambda function, path, exc_info: _make_writable_and_retry(function, path, exc_info, top))
 
 
 def _rmtree(folder, handler) -> None:
@@ -320,7 +358,7 @@ def _rmtree(folder, handler) -> None:
         shutil.rmtree(folder, onerror=handler)
 
 
-def _make_writable_and_retry(function, path, exc_info) -> None:
+def _make_writable_and_retry(function, path, exc_info, top: str | None = None) -> None:
     """``shutil.rmtree``'s error handler: give back permissions, then remove ``path`` again.
 
     ``function`` is what failed: a removal (``os.unlink``, ``os.rmdir``) is
@@ -331,8 +369,10 @@ def _make_writable_and_retry(function, path, exc_info) -> None:
     if isinstance(exc_info[1], FileNotFoundError):
         return
     for p in (os.path.dirname(path), path):
+        inside = top is None or os.path.abspath(p) == top or _is_inside(os.path.abspath(p), top)
         with contextlib.suppress(OSError):
-            os.chmod(p, 0o700, follow_symlinks=False)
+            if inside and stat.S_ISDIR(os.lstat(p).st_mode):  # a folder of ours, never a link or a parent
+                os.chmod(p, 0o700)
     try:
         if function in (os.unlink, os.remove, os.rmdir):
             function(path)

@@ -170,11 +170,12 @@ def test_sees_own_files_in_its_folder(course, kernel):
 ])
 def test_sees_only_the_python_installation_and_course_utils(kernel, folder):
     """Of the repository and the home folder, is only the way to course_utils and Python there?"""
+    # the kernel's IPC socket folder lies in the grader's runtime folder (~/.cache/course-sandbox/...)
     needed = {Path(path).relative_to(folder).parts[0]
-              for path in sandbox._readonly_paths() if Path(path).is_relative_to(folder)}
+              for path in [*sandbox._readonly_paths(), sandbox.runtime_base()] if Path(path).is_relative_to(folder)}
     stdout, error = kernel.run(f"import os; print(sorted(os.listdir({str(folder)!r})))")
     if error is None:
-        assert set(eval(stdout)) == needed and needed <= {"course_utils", ".venv", ".pyenv"}
+        assert set(eval(stdout)) == needed and needed <= {"course_utils", ".venv", ".pyenv", ".cache"}
     else:
         assert error == "FileNotFoundError" and not needed
 
