@@ -49,7 +49,7 @@ MAX_RESULT_BYTES = 32 << 20  # all results of one test cell
 MAX_TENSOR_BYTES = 8 << 20  # one tensor, its whole storage (a small view of a huge storage too)
 MAX_TENSORS = 256
 MAX_STRING = 2000
-MAX_DEPTH = 4
+MAX_DEPTH = 6  # of what one probe returns (the answer around it adds two levels)
 ALLOWED_DTYPES = {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
                   "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
                   "BOOL": torch.bool}
@@ -218,7 +218,7 @@ def unpack(blob: bytes):
         raise UnreadableResult(f"the results cannot be read: {error}") from None
 
     def decode(item, depth=0):
-        if depth > MAX_DEPTH + 1:
+        if depth > MAX_DEPTH + 3:
             raise UnreadableResult("the results are nested too deeply")
         if isinstance(item, dict) and set(item) == {"__tensor__"}:
             if item["__tensor__"] not in tensors:

@@ -1,12 +1,16 @@
-"""The checks of homework 2 (image augmentation): one per graded behaviour.
+"""The checks of homework 2 (image augmentation): one per graded behaviour, each a probe and a judgement.
 
 No check holds a way to compute an augmentation: a rotation is recognised
 by what it keeps (the centre, the shape of an elongated blob, a channel of
 ones) and by the angle of the blob's principal axis; a shift by reading
 back, from an image whose every pixel holds its own index, where each pixel
-came from. The checks of one class never call another class, and
-:func:`check_train_transform` only looks at what ``build_train_transform``
-builds, so a missing ``GaussianNoise`` costs only its own cells.
+came from; noise by its statistics. The probes only run the student's
+classes on inputs and under seeds the judgement chose, and hand back what
+came out. The checks of one class never call another class, and
+:func:`check_train_transform` does not run the student's own classes (it
+reads their parameters), so a missing ``GaussianNoise`` costs only its own
+cells; any other step (a torchvision transform, a function) is judged by
+what it does.
 """
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ import math
 
 import torch
 
-from . import plain_string, plain_tensor, student_code
+from . import check, expect, no_inputs, plain_string, plain_tensor, student_code
 
 ROTATION_SIZE = 33
 _centre = (ROTATION_SIZE - 1) / 2
@@ -22,71 +26,130 @@ _rows, _cols = torch.meshgrid(torch.arange(ROTATION_SIZE, dtype=torch.float64) -
                               torch.arange(ROTATION_SIZE, dtype=torch.float64) - _centre, indexing="ij")
 DISC = _rows ** 2 + _cols ** 2 <= (_centre - 2) ** 2  # inside the image under any rotation
 CORNERS = (..., [0, 0, -1, -1], [0, -1, 0, -1])
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def _arguments(params: dict) -> str:
+    return ", ".join(f"{key}={value!r}" for key, value in params.items())
+
+
+def _stacked(results: list):
+    """Results of repeated calls as one tensor when they are plain tensors of one shape (fewer to hand back)."""
+    if results and all(type(r) is torch.Tensor and r.shape == results[0].shape and r.dtype == results[0].dtype
+                       for r in results):
+        return torch.stack([r.detach() for r in results])
+    return results
+
+
+def _random_images(generator, shape=(3, 20, 20), dtype="float32", **ignored):
+    return {"images": torch.rand(tuple(shape), generator=generator, dtype=DTYPES[dtype])}
 
 
 # -- every transform ----------------------------------------------------------------------
 
 
-def check_basics(cls, images: torch.Tensor, expect: str, **params) -> None:
+def _basics_judge(inputs, results, expected="any", params=(), **ignored):
+    images = inputs["images"]
+    name = results["name"]
+    result = plain_tensor(results["result"], name)
+    expect(result.shape == images.shape,
+           f"an input of shape {tuple(images.shape)} came back with shape {tuple(result.shape)}; keep the shape")
+    expect(result.dtype == images.dtype, f"a {images.dtype} input came back as {result.dtype}; keep the dtype")
+    expect(torch.equal(results["images_after_call"], images),
+           f"{name} changed its input; compute a new tensor (images + noise, torch.full_like...) instead of "
+           "modifying `images` (images.add_(...), images += ...)")
+    arguments = _arguments(dict(params))
+    if expected == "same":
+        expect(torch.allclose(result, images, atol=1e-5),
+               f"{name}({arguments}) changed an input of shape {tuple(images.shape)}; it must give it back unchanged")
+        expect(torch.equal(results["images_after_write"], images),
+               f"the tensor {name} returned shares memory with its input (changing one changed the other); "
+               "return a new tensor")
+    elif expected == "changed":
+        expect(not torch.equal(result, images), f"{name}({arguments}) returned the images unchanged")
+
+
+@check("cls", inputs=_random_images, judge=_basics_judge)
+def check_basics(cls, inputs, expected="any", params=(), **ignored):
     """``cls(**params)(images)``: a new plain tensor of the same shape and dtype, the input untouched.
-    ``expect``: ``"same"`` (zero angle, shift or noise: the images come back unchanged, in new memory),
+    ``expected``: ``"same"`` (zero angle, shift or noise: the images come back unchanged, in new memory),
     ``"changed"`` (they must not come back unchanged) or ``"any"``."""
-    name = cls.__name__
-    original = images.clone()
+    name = getattr(cls, "__name__", "the transform")
+    images = inputs["images"]
     with student_code(name):
-        result = cls(**params)(images)
-    result = plain_tensor(result, name)
-    assert result.shape == images.shape, (
-        f"an input of shape {tuple(images.shape)} came back with shape {tuple(result.shape)}; keep the shape")
-    assert result.dtype == images.dtype, f"a {images.dtype} input came back as {result.dtype}; keep the dtype"
-    assert torch.equal(images, original), (
-        f"{name} changed its input; compute a new tensor (images + noise, torch.full_like...) instead of "
-        "modifying `images` (images.add_(...), images += ...)")
+        result = cls(**dict(params))(images)
+    results = {"name": name, "result": result, "images_after_call": images.clone()}
+    if type(result) is torch.Tensor:
+        results["result"] = result.clone()
+        with torch.no_grad():
+            result.add_(1.0)  # if it is the input's memory, the input changes too
+    results["images_after_write"] = images
+    return results
+
+
+def _vary_repr(generator, params):
+    """Hidden parameters: every number drawn afresh (same sign and type), so a repr cannot know them."""
+    varied = {}
+    for key, value in dict(params["params"]).items():
+        draw = float(torch.empty(()).uniform_(0.05, 20.0, generator=generator))
+        if type(value) is bool:
+            varied[key] = bool(torch.randint(0, 2, (), generator=generator))
+        elif type(value) is int:
+            varied[key] = int(draw) + 1
+        elif type(value) is float:
+            varied[key] = math.copysign(round(draw, 3), value) if value else round(draw, 3)
+        else:
+            varied[key] = value
+    return {**params, "params": varied}
+
+
+def _judge_repr(inputs, results, params=(), **ignored):
+    name, params = results["name"], dict(params)
+    text = plain_string(results["text"], f"repr({name}(...))")
     arguments = ", ".join(f"{key}={value}" for key, value in params.items())
-    if expect == "same":
-        assert torch.allclose(result, images, atol=1e-5), (
-            f"{name}({arguments}) changed an input of shape {tuple(images.shape)}; it must give it back unchanged")
-        result += 1.0
-        assert torch.equal(images, original), (
-            f"the tensor {name} returned shares memory with its input (changing one changed the other); "
-            "return a new tensor")
-    elif expect == "changed":
-        assert not torch.equal(result, original), f"{name}({arguments}) returned the images unchanged"
+    expect(all(part in text for part in (name, *map(str, params.values()))),
+           f"repr({name}({arguments})) is {text[:200]!r}; show the class name and every parameter, "
+           f"e.g. '{name}({arguments})'")
 
 
-def check_repr(cls, **params) -> None:
+@check("cls", inputs=no_inputs, judge=_judge_repr, vary=_vary_repr)
+def check_repr(cls, inputs, params=(), **ignored):
     """repr(cls(**params)) shows the class name and every parameter."""
-    name = cls.__name__
+    name = getattr(cls, "__name__", "the transform")
     with student_code(f"{name}.__repr__"):
-        text = repr(cls(**params))
-    text = plain_string(text, f"repr({name}(...))")
-    arguments = ", ".join(f"{key}={value}" for key, value in params.items())
-    assert all(part in text for part in (name, *map(str, params.values()))), (
-        f"repr({name}({arguments})) is {text!r}; show the class name and every parameter, "
-        f"e.g. '{name}({arguments})'")
+        text = repr(cls(**dict(params)))
+    return {"name": name, "text": text}
 
 
-def check_randomness(cls, images: torch.Tensor, min_distinct: int, **params) -> None:
+def _judge_randomness(inputs, results, min_distinct=2, **ignored):
+    name = results["name"]
+    first, again, later, copies = (plain_tensor(results[key], name) for key in ("first", "again", "later", "copies"))
+    expect(torch.equal(first, again),
+           f"{name} gave different results after the same torch.manual_seed(...); take all randomness from torch "
+           "(torch.rand, torch.randint, torch.randn), not from Python's random module or NumPy")
+    expect(not torch.equal(later, again), f"two calls of {name} in a row gave the same result; draw new values every "
+                                          "call")
+    distinct = len({tuple(result.flatten().tolist()) for result in copies})
+    expect(distinct >= min_distinct,
+           f"{name} turned a batch of {len(copies)} identical images into only {distinct} different image(s); "
+           "draw the random values separately for every image of the batch")
+
+
+@check("cls", inputs=_random_images, judge=_judge_randomness)
+def check_randomness(cls, inputs, params=(), seed=123, **ignored):
     """``cls(**params)``: same seed, same result; a new call, a new result; a batch of copies of one image,
     different results."""
-    name = cls.__name__
+    name = getattr(cls, "__name__", "the transform")
+    images = inputs["images"]
     with student_code(name):
-        transform = cls(**params)
-        torch.manual_seed(123)
+        transform = cls(**dict(params))
+        torch.manual_seed(seed)
         first = transform(images.clone())
-        torch.manual_seed(123)
+        torch.manual_seed(seed)
         again = transform(images.clone())
         later = transform(images.clone())
         copies = transform(images[:1].repeat(len(images), *[1] * (images.dim() - 1)))
-    first, again, later, copies = (plain_tensor(value, name) for value in (first, again, later, copies))
-    assert torch.equal(first, again), (
-        f"{name} gave different results after the same torch.manual_seed(123); take all randomness from torch "
-        "(torch.rand, torch.randint, torch.randn), not from Python's random module or NumPy")
-    assert not torch.equal(later, again), f"two calls of {name} in a row gave the same result; draw new values every call"
-    distinct = len({tuple(result.flatten().tolist()) for result in copies})
-    assert distinct >= min_distinct, (
-        f"{name} turned a batch of {len(images)} identical images into only {distinct} different image(s); "
-        "draw the random values separately for every image of the batch")
+    return {"name": name, "first": first, "again": again, "later": later, "copies": copies}
 
 
 # -- rotation -----------------------------------------------------------------------------
@@ -145,38 +208,44 @@ def _judge_rotation(image: torch.Tensor, index: int, degrees: float, fill: float
     return angle
 
 
-def check_rotation_angles(RandomRotation, copies: int, degrees: float, fill: float, calls: int = 1,
-                          seed: int = 0, dtype=torch.float32) -> list[float]:
-    """Rotate ``copies`` copies of the test image (a batch, or one image when ``copies`` is 0) ``calls``
-    times: every result a bilinear rotation about the centre, in range, with ``fill``; returns the angles."""
-    image = rotation_test_image(dtype)
-    images = image.repeat(copies, 1, 1, 1) if copies else image
-    torch.manual_seed(seed)
-    with student_code("RandomRotation"):
-        transform = RandomRotation(degrees=degrees, fill=fill)
-        results = [transform(images) for _ in range(calls)]
+def _rotation_inputs(generator, copies=0, dtype="float32", **ignored):
+    image = rotation_test_image(DTYPES[dtype])
+    return {"images": image.repeat(copies, 1, 1, 1) if copies else image}
+
+
+def _judge_rotations(inputs, results, degrees=15.0, fill=0.0, copies=0, cover_the_range=False, **ignored):
+    images = inputs["images"]
     angles = []
-    for result in results:
+    for result in results["results"]:
         result = plain_tensor(result, "RandomRotation")
-        assert result.shape == images.shape, (
-            f"an input of shape {tuple(images.shape)} came back with shape {tuple(result.shape)}; keep the shape")
-        for image in result.reshape(-1, *image.shape):
+        expect(result.shape == images.shape,
+               f"an input of shape {tuple(images.shape)} came back with shape {tuple(result.shape)}; keep the shape")
+        for image in result.reshape(-1, *images.shape[-3:]):
             angles.append(_judge_rotation(image, len(angles), degrees, fill))
     if copies >= 4:
         distinct = len({round(angle, 1) for angle in angles})
-        assert distinct >= 0.75 * len(angles), (
-            f"RandomRotation rotated a batch of {copies} images by only {distinct} different angles; "
-            "draw an angle for every image of the batch")
-    return angles
+        expect(distinct >= 0.75 * len(angles),
+               f"RandomRotation rotated a batch of {copies} images by only {distinct} different angles; "
+               "draw an angle for every image of the batch")
+    if cover_the_range:
+        expect(min(angles) < 0 < max(angles),
+               f"{len(angles)} angles drawn with degrees={degrees} all had the same sign "
+               f"({min(angles):.1f}° to {max(angles):.1f}°); draw from [-degrees, degrees], not [0, degrees]")
+        expect(max(abs(angle) for angle in angles) >= degrees / 2,
+               f"{len(angles)} angles drawn with degrees={degrees} all lay within ±{degrees / 2}°; "
+               "draw uniformly from the whole range [-degrees, degrees]")
 
 
-def check_angles_cover_the_range(angles: list[float], degrees: float) -> None:
-    assert min(angles) < 0 < max(angles), (
-        f"{len(angles)} angles drawn with degrees={degrees} all had the same sign "
-        f"({min(angles):.1f}° to {max(angles):.1f}°); draw from [-degrees, degrees], not [0, degrees]")
-    assert max(abs(angle) for angle in angles) >= degrees / 2, (
-        f"{len(angles)} angles drawn with degrees={degrees} all lay within ±{degrees / 2}°; "
-        "draw uniformly from the whole range [-degrees, degrees]")
+@check("RandomRotation", inputs=_rotation_inputs, judge=_judge_rotations)
+def check_rotation_angles(RandomRotation, inputs, degrees=15.0, fill=0.0, calls=1, seed=0, **ignored):
+    """Rotate ``copies`` copies of the test image (a batch, or one image when ``copies`` is 0) ``calls``
+    times: every result a bilinear rotation about the centre, in range, with ``fill``; with
+    ``cover_the_range``, the angles cover [-degrees, degrees]."""
+    torch.manual_seed(seed)
+    with student_code("RandomRotation", seconds=5 + 0.05 * calls):
+        transform = RandomRotation(degrees=degrees, fill=fill)
+        results = [transform(inputs["images"]) for _ in range(calls)]
+    return {"results": _stacked(results)}
 
 
 # -- shift --------------------------------------------------------------------------------
@@ -219,113 +288,230 @@ def _read_shift(result: torch.Tensor, index: int, fill: float, max_shift: int):
     return dx, dy
 
 
-def check_shifts(RandomShift, copies: int, channels: int, height: int, width: int, max_shift: int, fill: float,
-                 seed: int = 0, dtype=torch.float32) -> list[tuple[int, int]]:
-    """Shift a batch of ``copies`` indexed images once: each a translation of its own in range."""
-    images = indexed_image(channels, height, width, dtype).repeat(copies, 1, 1, 1)
-    torch.manual_seed(seed)
-    with student_code("RandomShift"):
-        shifted = RandomShift(max_shift=max_shift, fill=fill)(images)
-    shifted = plain_tensor(shifted, "RandomShift")
-    assert shifted.shape == images.shape, (
-        f"an input of shape {tuple(images.shape)} came back with shape {tuple(shifted.shape)}; keep the shape")
-    shifts = [_read_shift(result, index, fill, max_shift) for index, result in enumerate(shifted)]
+def _shift_inputs(generator, copies=0, channels=1, height=8, width=8, dtype="float32", **ignored):
+    image = indexed_image(channels, height, width, DTYPES[dtype])
+    return {"images": image.repeat(copies, 1, 1, 1) if copies else image}
+
+
+def _judge_shifts(inputs, results, copies=0, max_shift=1, fill=0.0, every_shift=False, **ignored):
+    images = inputs["images"]
+    shifts = []
+    for result in results["results"]:
+        result = plain_tensor(result, "RandomShift")
+        expect(result.shape == images.shape,
+               f"an input of shape {tuple(images.shape)} came back with shape {tuple(result.shape)}; keep the shape")
+        shifts += [_read_shift(image, len(shifts), fill, max_shift) for image in result.reshape(-1, *images.shape[-3:])]
     if copies >= 12 and max_shift >= 1:
-        assert len(set(shifts)) >= 3, (
-            f"RandomShift moved a batch of {copies} images by only {len(set(shifts))} different shifts; "
-            "draw a shift for every image of the batch")
-    return shifts
+        expect(len(set(shifts)) >= 3,
+               f"RandomShift moved a batch of {copies} images by only {len(set(shifts))} different shifts; "
+               "draw a shift for every image of the batch")
+    if every_shift:
+        span = range(-max_shift, max_shift + 1)
+        missing = sorted({(dx, dy) for dx in span for dy in span} - set(shifts))
+        expect(not missing,
+               f"over {len(shifts)} shifts drawn by RandomShift(max_shift={max_shift}) the shifts (dx, dy) = "
+               f"{missing[:10]} never occurred; draw dx and dy uniformly from -max_shift, ..., max_shift with both "
+               "ends included (torch.randint's upper bound is exclusive)")
 
 
-def check_every_shift_occurs(RandomShift, channels: int, height: int, width: int, max_shift: int, fill: float,
-                             draws: int, seed: int = 0) -> None:
-    """Shift one image ``draws`` times: each result a translation in range, and every (dx, dy) in range occurs."""
-    image = indexed_image(channels, height, width)
+@check("RandomShift", inputs=_shift_inputs, judge=_judge_shifts)
+def check_shifts(RandomShift, inputs, max_shift=1, fill=0.0, calls=1, seed=0, **ignored):
+    """Shift the indexed images (a batch of ``copies``, or one image) ``calls`` times: each a whole-pixel
+    translation of its own within ``max_shift`` with ``fill`` in the vacated pixels; with ``every_shift``,
+    every (dx, dy) in range occurs."""
     torch.manual_seed(seed)
-    with student_code("RandomShift"):
+    with student_code("RandomShift", seconds=5 + 0.02 * calls):  # a correct shift takes ~2 ms a call
         transform = RandomShift(max_shift=max_shift, fill=fill)
-        results = [transform(image) for _ in range(draws)]
-    found = {_read_shift(plain_tensor(result, "RandomShift"), index, fill, max_shift)
-             for index, result in enumerate(results)}
-    span = range(-max_shift, max_shift + 1)
-    missing = sorted({(dx, dy) for dx in span for dy in span} - found)
-    assert not missing, (
-        f"over {draws} calls of RandomShift(max_shift={max_shift}) the shifts (dx, dy) = {missing} never occurred; "
-        "draw dx and dy uniformly from -max_shift, ..., max_shift with both ends included "
-        "(torch.randint's upper bound is exclusive)")
+        results = [transform(inputs["images"]) for _ in range(calls)]
+    return {"results": _stacked(results)}
 
 
 # -- noise --------------------------------------------------------------------------------
 
 
-def check_noise(GaussianNoise, images: torch.Tensor, mean: float, std: float, seed: int = 0) -> torch.Tensor:
-    """Add GaussianNoise(mean, std) to ``images`` (N×C×H×W); each image's noise must be N(mean, std²)."""
-    torch.manual_seed(seed)
-    with student_code("GaussianNoise"):
-        noisy = GaussianNoise(mean=mean, std=std)(images.clone())
-    noise = plain_tensor(noisy, "GaussianNoise") - images
+def _noise_inputs(generator, shape=(1, 1, 100, 100), images="random", dtype="float32", **ignored):
+    dtype, shape = DTYPES[dtype], tuple(shape)
+    if images == "random":
+        return {"images": torch.rand(shape, generator=generator, dtype=dtype)}
+    return {"images": torch.full(shape, {"zeros": 0.0, "half": 0.5, "ones": 1.0}[images], dtype=dtype)}
+
+
+def _judge_noise(inputs, results, mean=0.0, std=0.1, gaussian_shape=False, **ignored):
+    noise = plain_tensor(results["noisy"], "GaussianNoise").double() - inputs["images"].double()
     for i, sample in enumerate(noise.flatten(1)):
-        assert abs(float(sample.mean()) - mean) < 0.1 * std, (
-            f"GaussianNoise(mean={mean}, std={std}) added noise with mean {float(sample.mean()):.4f} "
-            f"to image {i}; expected {mean}")
-        assert abs(float(sample.std()) - std) < 0.05 * std, (
-            f"GaussianNoise(mean={mean}, std={std}) added noise with standard deviation {float(sample.std()):.4f} "
-            f"to image {i}; expected {std}: scale standard normal noise (torch.randn) by std, not by std**2")
-    return noise
+        expect(abs(float(sample.mean()) - mean) < 0.1 * std,
+               f"GaussianNoise(mean={mean}, std={std}) added noise with mean {float(sample.mean()):.4f} "
+               f"to image {i}; expected {mean}")
+        expect(abs(float(sample.std()) - std) < 0.05 * std,
+               f"GaussianNoise(mean={mean}, std={std}) added noise with standard deviation {float(sample.std()):.4f} "
+               f"to image {i}; expected {std}: scale standard normal noise (torch.randn) by std, not by std**2")
+    if gaussian_shape:
+        within = float(((noise - mean).abs() <= std).double().mean())
+        expect(0.67 < within < 0.695,
+               f"{within:.1%} of the noise lies within one standard deviation of its mean; Gaussian noise has 68.3% "
+               "there: draw it with torch.randn, not torch.rand")
 
 
-def check_gaussian_shape(noise: torch.Tensor, mean: float, std: float) -> None:
-    """68.3 % of Gaussian noise lies within one standard deviation of its mean (uniform noise: 57.7 %)."""
-    within = float(((noise - mean).abs() <= std).double().mean())
-    assert 0.67 < within < 0.695, (
-        f"{within:.1%} of the noise lies within one standard deviation of its mean; Gaussian noise has 68.3% "
-        "there: draw it with torch.randn, not torch.rand")
-
-
-def check_clip(GaussianNoise, images: torch.Tensor, mean: float, std: float, seed: int = 0) -> float:
-    """With clip=True the result lies in [0, 1]; with clip=False it is not clamped. Returns the share of
-    pixels clamped to 0 or 1."""
+@check("GaussianNoise", inputs=_noise_inputs, judge=_judge_noise)
+def check_noise(GaussianNoise, inputs, mean=0.0, std=0.1, seed=0, **ignored):
+    """Add GaussianNoise(mean, std) to the images (N×C×H×W); each image's noise must be N(mean, std²); with
+    ``gaussian_shape``, its share within one standard deviation must be that of a normal distribution."""
     torch.manual_seed(seed)
     with student_code("GaussianNoise"):
-        clipped = GaussianNoise(mean=mean, std=std, clip=True)(images.clone())
-        unclipped = GaussianNoise(mean=mean, std=std, clip=False)(images.clone())
-    clipped, unclipped = plain_tensor(clipped, "GaussianNoise"), plain_tensor(unclipped, "GaussianNoise")
-    assert float(clipped.min()) >= 0.0 and float(clipped.max()) <= 1.0, (
-        f"with clip=True the result ranges from {float(clipped.min()):.3f} to {float(clipped.max()):.3f}; "
-        "clamp it to [0, 1]")
-    outside = (unclipped < 0) | (unclipped > 1)
-    assert outside.any(), f"GaussianNoise(mean={mean}, std={std}, clip=False) clamped the result; clamp only when clip=True"
-    return float(((clipped == 0) | (clipped == 1)).double().mean())
+        noisy = GaussianNoise(mean=mean, std=std)(inputs["images"].clone())
+    return {"noisy": noisy}
 
 
-def check_clamped_share(share: float, low: float, high: float, what: str) -> None:
-    assert low < share < high, f"with clip=True, {what} came out exactly 0 or 1 in {share:.0%} of the pixels; clamp to [0, 1]"
+def _judge_clip(inputs, results, mean=0.0, std=0.1, clamped_share=(0.0, 1.01), **ignored):
+    clipped = plain_tensor(results["clipped"], "GaussianNoise")
+    unclipped = plain_tensor(results["unclipped"], "GaussianNoise")
+    expect(clipped.numel() > 0 and float(clipped.min()) >= 0.0 and float(clipped.max()) <= 1.0,
+           f"with clip=True the result ranges from {float(clipped.min()):.3f} to {float(clipped.max()):.3f}; "
+           "clamp it to [0, 1]" if clipped.numel() else "GaussianNoise returned an empty tensor")
+    expect(bool(((unclipped < 0) | (unclipped > 1)).any()),
+           f"GaussianNoise(mean={mean}, std={std}, clip=False) clamped the result; clamp only when clip=True")
+    share = float(((clipped == 0) | (clipped == 1)).double().mean())
+    low, high = clamped_share
+    expect(low < share < high, f"with clip=True, {share:.0%} of the pixels came out exactly 0 or 1, expected "
+                               f"between {low:.0%} and {high:.0%}: clamp to [0, 1], nothing more")
+
+
+@check("GaussianNoise", inputs=_noise_inputs, judge=_judge_clip)
+def check_clip(GaussianNoise, inputs, mean=0.0, std=0.1, seed=0, **ignored):
+    """With clip=True the result lies in [0, 1] (and the share of pixels clamped to 0 or 1 lies within
+    ``clamped_share``); with clip=False it is not clamped."""
+    torch.manual_seed(seed)
+    with student_code("GaussianNoise"):
+        clipped = GaussianNoise(mean=mean, std=std, clip=True)(inputs["images"].clone())
+        unclipped = GaussianNoise(mean=mean, std=std, clip=False)(inputs["images"].clone())
+    return {"clipped": clipped, "unclipped": unclipped}
 
 
 # -- the pipeline -------------------------------------------------------------------------
 
+PIPELINE_SEEDS = 6
 
-def check_train_transform(build_train_transform, RandomRotation, RandomShift, GaussianNoise) -> None:
-    """build_train_transform() is a Compose of a RandomRotation, a RandomShift and a GaussianNoise, in that
-    order, with parameters that keep a notMNIST letter recognisable (the classes themselves are not run)."""
-    from torchvision.transforms import Compose
 
+def _describe(value):
+    """A parameter as plain data (numbers, bools, short lists of numbers), else its type's name."""
+    if isinstance(value, torch.Tensor) and value.numel() <= 4:
+        return [float(v) for v in value.flatten().tolist()]
+    if isinstance(value, (bool, int, float)) or value is None:
+        return value
+    if isinstance(value, (list, tuple)) and len(value) <= 4 and all(isinstance(v, (int, float)) for v in value):
+        return [float(v) for v in value]
+    if hasattr(value, "value") and isinstance(getattr(value, "value"), str):  # an enum, e.g. InterpolationMode
+        return value.value
+    return type(value).__name__
+
+
+def _pipeline_inputs(generator, **ignored):
+    return {"rotation": rotation_test_image(), "shift": indexed_image(1, 12, 12),
+            "half": torch.full((1, 32, 32), 0.5), "ones": torch.ones(1, 32, 32), "letter": torch.rand(1, 28, 28)}
+
+
+def _try(step, image, seed):
+    torch.manual_seed(seed)
+    try:
+        with student_code("a step of build_train_transform()"):
+            return step(image.clone())
+    except Exception as error:
+        return f"{type(error).__name__}: {error}"
+
+
+@check("build_train_transform RandomRotation RandomShift GaussianNoise", inputs=_pipeline_inputs,
+       judge=lambda inputs, results, **params: _judge_pipeline(inputs, results))
+def check_train_transform(build_train_transform, RandomRotation, RandomShift, GaussianNoise, inputs, seed=0,
+                          **ignored):
+    """build_train_transform() holds a rotation, a shift and a noise step, in that order, with parameters that
+    keep a notMNIST letter recognisable. Your own three classes are not run here (their parameters are
+    read); any other step (a torchvision transform, a function) is judged by what it does."""
     with student_code("build_train_transform"):
-        transform = build_train_transform()
-    assert type(transform) is Compose, (
-        f"build_train_transform() returned a {type(transform).__name__}; return a torchvision.transforms.Compose")
-    steps = list(transform.transforms)
-    kinds = [type(step).__name__ for step in steps]
-    assert [type(step) for step in steps] == [RandomRotation, RandomShift, GaussianNoise], (
-        f"the Compose holds {kinds}; it should hold your RandomRotation, RandomShift and GaussianNoise, in that order")
-    rotation, shift, noise = steps
-    wanted = [(rotation, "degrees", lambda v: 0 < v <= 15, "a tilt of up to about 10°"),
-              (rotation, "fill", lambda v: v == 0, "fill=0.0, the background"),
-              (shift, "max_shift", lambda v: 1 <= v <= 3, "a shift of up to 2 pixels"),
-              (shift, "fill", lambda v: v == 0, "fill=0.0, the background"),
-              (noise, "std", lambda v: 0 < v <= 0.2, "a little noise"),
-              (noise, "clip", lambda v: v is True, "noise clamped back to [0, 1] (clip=True)")]
-    for step, name, good, advice in wanted:
-        value = getattr(step, name, None)
-        if value is not None and not isinstance(value, torch.Tensor):
-            assert good(value), f"{type(step).__name__}({name}={value!r}) in build_train_transform(): choose {advice}"
+        pipeline = build_train_transform()
+    steps = getattr(pipeline, "transforms", None)
+    if steps is None and isinstance(pipeline, torch.nn.Sequential):
+        steps = list(pipeline)
+    results = {"type": type(pipeline).__name__, "callable": callable(pipeline)}
+    if not isinstance(steps, (list, tuple)) or not all(callable(step) for step in steps):
+        return results
+    own = {"rotation": RandomRotation, "shift": RandomShift, "noise": GaussianNoise}
+    described = []
+    for step in steps[:8]:
+        kind = next((kind for kind, cls in own.items() if isinstance(cls, type) and isinstance(step, cls)), None)
+        entry = {"type": type(step).__name__, "own": kind,
+                 "params": {key: _describe(value) for key, value in vars(step).items()
+                            if not key.startswith("_") and key != "training"} if hasattr(step, "__dict__") else {}}
+        if kind is None:  # not one of the student's classes: what does it do?
+            seeds = range(seed, seed + PIPELINE_SEEDS)
+            entry["behaviour"] = {"rotation": [_try(step, inputs["rotation"], s) for s in seeds],
+                                  "shift": [_try(step, inputs["shift"], s) for s in seeds],
+                                  "half": _try(step, inputs["half"], seed), "ones": _try(step, inputs["ones"], seed)}
+        described.append(entry)
+    results["steps"] = described
+    return results
+
+
+def _number(value):
+    """A parameter read back: a number, the largest magnitude of a [low, high] pair, or None."""
+    if type(value) in (int, float):
+        return float(value)
+    if isinstance(value, list) and value and all(type(v) in (int, float) for v in value):
+        return max(abs(float(v)) for v in value)
+    return None
+
+
+def _kind_by_behaviour(behaviour) -> str | None:
+    """"rotation", "shift" or "noise" if a step does that on the probe images (within the pipeline's bounds)."""
+    def all_pass(judge, outputs):
+        try:
+            return [judge(plain_tensor(output, "a step"), index) for index, output in enumerate(outputs)]
+        except AssertionError:
+            return None
+
+    angles = all_pass(lambda image, i: _judge_rotation(image, i, 15.0, 0.0), behaviour["rotation"])
+    if angles and max(abs(angle) for angle in angles) > 1:
+        return "rotation"
+    shifts = all_pass(lambda image, i: _read_shift(image, i, 0.0, 3), behaviour["shift"])
+    if shifts and any(shift != (0, 0) for shift in shifts):
+        return "shift"
+    half, ones = behaviour["half"], behaviour["ones"]
+    if type(half) is torch.Tensor and type(ones) is torch.Tensor and half.shape == ones.shape == (1, 32, 32):
+        if 0.005 < float((half.double() - 0.5).std()) <= 0.2 and float(ones.max()) <= 1.0:
+            return "noise"
+    return None
+
+
+RULES = {  # (parameter names, rule, advice) of each kind of step
+    "rotation": [(("degrees",), lambda v: 0 < v <= 15, "a tilt of up to about 10°"),
+                 (("fill",), lambda v: v == 0, "fill=0.0, the background")],
+    "shift": [(("max_shift",), lambda v: 1 <= v <= 3, "a shift of up to 2 pixels"),
+              (("fill",), lambda v: v == 0, "fill=0.0, the background")],
+    "noise": [(("std", "sigma"), lambda v: 0 < v <= 0.2, "a little noise"),
+              (("clip",), lambda v: v == 1, "noise clamped back to [0, 1] (clip=True)")],
+}
+
+
+def _judge_pipeline(inputs, results):
+    wanted = ["rotation", "shift", "noise"]
+    expect(results["callable"] and "steps" in results,
+           f"build_train_transform() returned a {results['type']}; return a Compose (torchvision.transforms or "
+           "torchvision.transforms.v2) of a rotation, a shift and a noise step")
+    steps = results["steps"]
+    kinds = []
+    for step in steps:
+        kind = step["own"] or _kind_by_behaviour(step.get("behaviour") or {})
+        kinds.append(kind)
+    names = [f"{step['type']} ({kind or 'not recognised as a rotation, a shift or noise'})"
+             for step, kind in zip(steps, kinds)]
+    expect(kinds == wanted, f"the pipeline holds {names}; it should hold a rotation (your RandomRotation), a shift "
+                            "(your RandomShift) and noise (your GaussianNoise), in that order")
+    for step, kind in zip(steps, kinds):
+        for names_, good, advice in RULES[kind]:
+            key = next((name for name in names_ if name in step["params"]), None)
+            value = _number(step["params"].get(key)) if key else None
+            if key == "clip" and type(step["params"].get(key)) is bool:
+                value = float(step["params"][key])
+            if value is not None:
+                expect(good(value), f"{step['type']}({key}={step['params'][key]!r}) in build_train_transform(): "
+                                    f"choose {advice}")
+

@@ -259,6 +259,53 @@ layer = None
 print(result, expected)
 """
 
+# Written differently from the reference, as code from public repositories is (issue 23 item 7).
+TANH_MODULE_ALIAS_APPLY = """\
+cus_tanh = TanhFunction  # the name this code base uses for the autograd function
+
+
+class Tanh(nn.Module):
+    def forward(self, input):
+        return cus_tanh.apply(input)
+"""
+
+TANH_MODULE_APPLY_IN_INIT = """\
+class Tanh(nn.Module):
+    \"\"\"tanh layer; the autograd function's apply is bound once, in __init__.\"\"\"
+
+    def __init__(self):
+        super().__init__()
+        self.fn = TanhFunction.apply
+
+    def forward(self, x):
+        return self.fn(x)
+"""
+
+TANH_FUNCTION_SETUP_CONTEXT = """\
+class TanhFunction(torch.autograd.Function):
+    # PyTorch 2's style: forward without ctx, the saving in setup_context.
+    @staticmethod
+    def forward(x):
+        return tanh_forward(x)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(output)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (y,) = ctx.saved_tensors
+        return tanh_backward(grad_output, y)
+"""
+
+TANH_SCRATCH_AGAINST_REFERENCE = """\
+# Compare with PyTorch's own tanh (the reference; my code does not use it).
+xs = torch.linspace(-5, 5, 101, dtype=torch.float64)
+print("max error:", (tanh_forward(xs) - torch.tanh(xs)).abs().max().item())
+assert torch.allclose(tanh_forward(xs), xs.tanh())
+"""
+
+
 TANH_HONEST = [
     Honest("t_import_torch_nn_as_nn", "tanh",
            lambda hw: submission(hw, {"tanh_module": TANH_MODULE_WITH_ALIAS}),
@@ -489,6 +536,49 @@ transform = None
 print(result.shape == expected, y.shape)
 """
 
+ROTATION_SUBCLASS_TORCHVISION = """\
+import torchvision.transforms as T
+
+
+class RandomRotation(T.RandomRotation):
+    \"\"\"torchvision's RandomRotation (degrees kept as a [-d, d] list), bilinear, one angle per image.\"\"\"
+
+    def __init__(self, degrees=15.0, fill=0.0):
+        if degrees < 0:
+            raise ValueError(f"degrees must be >= 0, got {degrees}")
+        super().__init__(degrees, interpolation=InterpolationMode.BILINEAR, fill=float(fill))
+
+    def forward(self, images):
+        batch = images if images.dim() == 4 else images.unsqueeze(0)
+        rotated = torch.stack([
+            TF.rotate(image, self.get_params(self.degrees), interpolation=self.interpolation, fill=[self.fill])
+            for image in batch
+        ])
+        return rotated if images.dim() == 4 else rotated[0]
+"""
+
+PIPELINE_V2_COMPOSE = """\
+from torchvision.transforms import v2
+
+
+def build_train_transform():
+    return v2.Compose([RandomRotation(degrees=10.0), RandomShift(max_shift=2), GaussianNoise(std=0.05, clip=True)])
+"""
+
+PIPELINE_LIBRARY_ROTATION = """\
+import torchvision.transforms as T
+
+
+def build_train_transform():
+    # torchvision's own rotation (bilinear) for the first step, my shift and noise after it
+    return T.Compose([
+        T.RandomRotation(10, interpolation=T.InterpolationMode.BILINEAR, fill=0),
+        RandomShift(max_shift=2),
+        GaussianNoise(std=0.05, clip=True),
+    ])
+"""
+
+
 AUG_HONEST = [
     Honest("a_compose_import", "augmentation", lambda hw: submission(hw, {"train_transform": (
         "from torchvision.transforms import Compose\n\n\n" + hw.answers["train_transform"])}),
@@ -538,6 +628,31 @@ AUG_HONEST = [
         "import torchvision.transforms.functional as TF\nfrom torchvision.transforms import InterpolationMode\n"
         "print(th.__version__ != '', torchvision.__version__ != '')"]),
            "re-imports and aliases of torch and torchvision modules"),
+]
+
+TANH_HONEST += [
+    Honest("t_module_alias_of_the_function", "tanh", lambda hw: submission(hw, {"tanh_module": TANH_MODULE_ALIAS_APPLY}),
+           "Tanh.forward returns cus_tanh.apply(x) where cus_tanh = TanhFunction"),
+    Honest("t_apply_bound_in_init", "tanh", lambda hw: submission(hw, {"tanh_module": TANH_MODULE_APPLY_IN_INIT}),
+           "TanhFunction.apply bound to self.fn in __init__"),
+    Honest("t_function_setup_context", "tanh", lambda hw: submission(hw, {"tanh_function": TANH_FUNCTION_SETUP_CONTEXT}),
+           "an autograd.Function in PyTorch 2's style: forward(x) and setup_context(ctx, inputs, output)"),
+    Honest("t_scratch_compares_with_torch_tanh", "tanh", lambda hw: submission(hw, cells_after={
+        "tanh_forward": [TANH_SCRATCH_AGAINST_REFERENCE]}),
+           "a scratch cell comparing tanh_forward with torch.tanh (not a forbidden call of the code under test)"),
+]
+AUG_HONEST += [
+    Honest("a_rotation_subclasses_torchvision", "augmentation", lambda hw: submission(hw, {
+        "random_rotation": ROTATION_SUBCLASS_TORCHVISION}),
+           "RandomRotation subclassing torchvision's (degrees stored as a list), bilinear, one angle per image"),
+    Honest("a_v2_compose", "augmentation", lambda hw: submission(hw, {"train_transform": PIPELINE_V2_COMPOSE}),
+           "the pipeline as a torchvision.transforms.v2.Compose"),
+    Honest("a_library_rotation_in_pipeline", "augmentation", lambda hw: submission(hw, {
+        "train_transform": PIPELINE_LIBRARY_ROTATION}),
+           "torchvision's RandomRotation (bilinear) as the pipeline's first step"),
+    Honest("a_subclass_in_v2_pipeline", "augmentation", lambda hw: submission(hw, {
+        "random_rotation": ROTATION_SUBCLASS_TORCHVISION, "train_transform": PIPELINE_V2_COMPOSE}),
+           "the torchvision subclass inside a v2.Compose"),
 ]
 
 HONEST = TANH_HONEST + AUG_HONEST
