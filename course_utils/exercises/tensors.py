@@ -41,8 +41,9 @@ def check_result_dtypes(answer):
             return wrong(f"{guess!r} is not a torch dtype; write e.g. torch.float32.")
         if guess != compute().dtype:
             return wrong(f"`{expression}` does not give {guess}. Category first (bool < integer < floating), "
-                         "then size: tensors with dimensions decide it; a 0-d tensor only when its category is "
-                         "higher than theirs; a Python number never (it brings the default dtype of its category).")
+                         "then size: the tensors with dimensions decide it if one of them is in the result's "
+                         "category, else a 0-d tensor of that category; a Python number only lifts the category, "
+                         "to that category's default dtype.")
     return right("the category decides first; the size comes from the highest-ranked operands of that category.")
 
 
