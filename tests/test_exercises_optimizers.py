@@ -259,6 +259,18 @@ class AdamaxCorrectingUToo(AdamaxRight):
             p -= self.lr / (1 - self.beta1**self.t) * m / (u / (1 - self.beta2**self.t))
 
 
+class AdamaxCountingStepsPerParameter(AdamaxRight):
+    """Right for one parameter; with two, t advances twice per step."""
+
+    @torch.no_grad()
+    def step(self):
+        for p, m, u in zip(self.params, self.m, self.u):
+            self.t += 1
+            m.mul_(self.beta1).add_((1 - self.beta1) * p.grad)
+            u.copy_(torch.maximum(self.beta2 * u, p.grad.abs() + self.eps))
+            p -= self.lr / (1 - self.beta1**self.t) * m / u
+
+
 @pytest.mark.parametrize("answer", [AdamaxRight, AdamaxWithStateDicts])
 def test_adamax_right(answer):
     assert check_adamax(answer).passed
@@ -269,6 +281,7 @@ def test_adamax_wrong():
     assert verdict.status == "wrong" and "first step" in verdict.message
     assert check_adamax(AdamaxWithASumNotAMaximum).status == "wrong"
     assert check_adamax(AdamaxCorrectingUToo).status == "wrong"
+    assert "once per step" in check_adamax(AdamaxCountingStepsPerParameter).message
     assert check_adamax(lambda params, lr: torch.optim.Adam(params, lr=lr)).status == "wrong"
     assert check_adamax(not_implemented).status == "not attempted"
 

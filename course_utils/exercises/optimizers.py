@@ -173,7 +173,27 @@ def check_adamax(adamax_class) -> Verdict:
             hint = ("the very first step is off: check the bias correction of m" if first == 1
                     else "later steps drift apart: check how u is updated (a maximum, with β₂ and ε)")
             return wrong(f"with lr = {lr} your weights first differ from torch.optim.Adamax after step {first}; {hint}.")
-    return right("50 steps on Rosenbrock match torch.optim.Adamax for two learning rates.")
+    ours, theirs = _two_parameter_run(adamax_class), _two_parameter_run(torch.optim.Adamax)
+    if not all(torch.allclose(a, b, rtol=0, atol=1e-5) for a, b in zip(ours, theirs)):  # float32
+        return wrong("with two parameters (a 3×4 and a 5-element tensor, float32) your weights differ from "
+                     "torch.optim.Adamax: keep m and u per parameter, and count the step t once per step(), "
+                     "not once per parameter.")
+    return right("50 steps on Rosenbrock for two learning rates, and a model with two parameters, "
+                 "match torch.optim.Adamax.")
+
+
+def _two_parameter_run(make_optimizer, steps: int = 30) -> list[torch.Tensor]:
+    """Adamax on two float32 parameters of different shapes (a random quadratic that couples them)."""
+    generator = torch.Generator().manual_seed(0)
+    A = torch.randn(3, 4, generator=generator).requires_grad_(True)
+    b = torch.randn(5, generator=generator).requires_grad_(True)
+    M = torch.randn(4, 5, generator=generator)
+    optimizer = make_optimizer([A, b], lr=0.05)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        ((A @ M - b) ** 2).sum().backward()  # each parameter's gradient depends on the other
+        optimizer.step()
+    return [A.detach(), b.detach()]
 
 
 @self_check
