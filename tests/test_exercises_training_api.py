@@ -86,6 +86,46 @@ def epoch_summing_then_dividing(model, loader, loss_fn, optimizer, device):
     return total / len(loader.dataset)
 
 
+def epoch_moving_with_keywords(model, loader, loss_fn, optimizer, device):
+    """Another right answer: device as a keyword, the loss weighted by the batch's share."""
+    model.train()
+    mean = 0.0
+    for inputs, targets in loader:
+        inputs, targets = inputs.to(device=device), targets.to(device=device, dtype=torch.float32)
+        optimizer.zero_grad()
+        loss = loss_fn(model(inputs), targets)
+        loss.backward()
+        optimizer.step()
+        mean += loss.item() * len(inputs) / len(loader.dataset)
+    return mean
+
+
+def epoch_ignoring_the_device(model, loader, loss_fn, optimizer, device):
+    model.train()
+    total, count = 0.0, 0
+    for xb, yb in loader:
+        optimizer.zero_grad()
+        loss = loss_fn(model(xb), yb)
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(xb)
+        count += len(xb)
+    return total / count
+
+
+def epoch_moving_only_the_inputs(model, loader, loss_fn, optimizer, device):
+    model.train()
+    total, count = 0.0, 0
+    for xb, yb in loader:
+        optimizer.zero_grad()
+        loss = loss_fn(model(xb.to(device)), yb)
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(xb)
+        count += len(xb)
+    return total / count
+
+
 def epoch_without_zero_grad(model, loader, loss_fn, optimizer, device):
     model.train()
     losses = []
@@ -140,7 +180,7 @@ def epoch_returning_the_graph(model, loader, loss_fn, optimizer, device):
     return total / len(loader.dataset)
 
 
-@pytest.mark.parametrize("answer", [epoch_right, epoch_summing_then_dividing])
+@pytest.mark.parametrize("answer", [epoch_right, epoch_summing_then_dividing, epoch_moving_with_keywords])
 def test_training_pass_right(answer):
     assert check_training_pass(answer).passed
 
@@ -151,6 +191,8 @@ def test_training_pass_wrong():
     assert "model.train()" in check_training_pass(epoch_without_train_mode).message
     assert "did not change" in check_training_pass(epoch_without_step).message
     assert "plain number" in check_training_pass(epoch_returning_the_graph).message
+    assert "device" in check_training_pass(epoch_ignoring_the_device).message
+    assert "device" in check_training_pass(epoch_moving_only_the_inputs).message
     assert check_training_pass(not_implemented).status == "not attempted"
 
 

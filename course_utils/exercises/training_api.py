@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode, resolve_name
 from torch.utils.data import DataLoader, TensorDataset
 
 from ..selfcheck import Verdict, right, self_check, wrong
@@ -121,6 +122,40 @@ def _weights(model):
     return torch.cat([p.detach().flatten() for p in model.parameters()])
 
 
+class _WatchedLoader:
+    """A DataLoader stand-in that remembers the batch tensors it hands out."""
+
+    def __init__(self, loader):
+        self.loader, self.batches = loader, []
+
+    def __iter__(self):
+        for batch in self.loader:
+            self.batches += list(batch)
+            yield batch
+
+    def __len__(self):
+        return len(self.loader)
+
+    def __getattr__(self, name):  # dataset, batch_size, ... as the DataLoader has them
+        return getattr(self.loader, name)
+
+
+class _MovesTo(TorchFunctionMode):
+    """Records the tensors of ``watched`` that are moved with ``.to(device)`` (device positional or keyword)."""
+
+    def __init__(self, watched: _WatchedLoader, device: torch.device):
+        super().__init__()
+        self.watched, self.device, self.moved = watched, device, []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if resolve_name(func) == "torch.Tensor.to" and args and any(args[0] is t for t in self.watched.batches):
+            devices = [torch.device(a) for a in (*args[1:], kwargs.get("device")) if isinstance(a, (str, torch.device))]
+            if self.device in devices:
+                self.moved.append(args[0])
+        return func(*args, **kwargs)
+
+
 @self_check
 def check_training_pass(train_one_epoch) -> Verdict:
     """Your turn (section 6): ``train_one_epoch(model, loader, loss_fn, optimizer, device)`` -> mean loss per example."""
@@ -129,7 +164,10 @@ def check_training_pass(train_one_epoch) -> Verdict:
         reference, ref_loader = _training_setup()
         optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.5)
         ref_optimizer = torch.optim.SGD(reference.parameters(), lr=0.1, momentum=0.5)
-        returned = train_one_epoch(model, loader, nn.MSELoss(), optimizer, torch.device("cpu"))
+        device = torch.device("cpu")
+        watched = _WatchedLoader(loader)
+        with _MovesTo(watched, device) as moves:
+            returned = train_one_epoch(model, watched, nn.MSELoss(), optimizer, device)
         expected = _reference_epoch(reference, ref_loader, nn.MSELoss(), ref_optimizer)
         if not model.training:
             return wrong("after your training pass the model is still in evaluation mode: call model.train() first.")
@@ -152,6 +190,9 @@ def check_training_pass(train_one_epoch) -> Verdict:
         if abs(returned - expected) > 1e-6:
             return wrong("the weights are right, but the returned number is not the mean loss per example: the last "
                          "batch is smaller, so weight each batch's loss by its size.")
+        if not all(any(t is m for m in moves.moved) for t in watched.batches):
+            return wrong("move every batch, inputs and targets, to the device you are given (xb.to(device), "
+                         "yb.to(device)): on a GPU the model's weights are there, and the batches must be too.")
     return right("train mode, zero_grad, forward, loss, backward, step for every batch; mean loss per example.")
 
 
