@@ -80,7 +80,8 @@ WRONG = {  # check -> plausible wrong answers, each must be "Not yet"
                                               lambda X: X @ X.T,
                                               lambda X: ((X[:, None] - X[None]) ** 2).sum(1)],
     checks.check_matmul_shapes: [((7, 5, 2, 4), (7, 2, 4), (4,)), ((7, 1, 2, 4), None, (4,)),
-                                 ((7, 5, 2, 4), None, (1, 4)), ((5, 7, 2, 4), None, (4,)), ((7, 5, 2, 4), (4,))],
+                                 ((7, 5, 2, 4), None, (1, 4)), ((5, 7, 2, 4), None, (4,)), ((7, 5, 2, 4), (4,)),
+                                 ((7, 5, 2, 4), "error", (4,))],
     checks.check_matmul_growth: [2, 2.81, 1, "3"],
 }
 CASES = [(check, RIGHT[check][0], WRONG[check][0]) for check in RIGHT]
@@ -163,3 +164,7 @@ def test_distances_not_squared_are_named():
 def test_matmul_expressions_broadcast_raise_and_drop_a_dimension():
     """The exercise's promises: batch dims (7, 1) and (5,) broadcast; (7,) and (5,) raise; a 1-D row is dropped."""
     assert [checks._matmul_result(compute) for _, compute in checks.MATMUL_EXPRESSIONS] == [(7, 5, 2, 4), None, (4,)]
+
+
+def test_an_answer_that_is_not_a_shape_is_told_the_format():
+    assert "None for an error" in checks.check_matmul_shapes(((7, 5, 2, 4), "error", (4,))).message

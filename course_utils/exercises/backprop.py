@@ -189,7 +189,7 @@ def check_init_keeping_size(initialise):
     """``initialise(net)`` re-draws every ``nn.Linear`` weight with mean 0 and variance 2 / fan_in (the spread that
     keeps a ReLU layer's activations at their size) and zeroes its bias; the layers are not square."""
     torch.manual_seed(0)
-    net = nn.Sequential(nn.Linear(400, 300), nn.ReLU(), nn.Linear(300, 200), nn.ReLU(), nn.Linear(200, 10, bias=False))
+    net = nn.Sequential(nn.Linear(400, 300), nn.ReLU(), nn.Linear(300, 200), nn.ReLU(), nn.Linear(200, 100))
     initialise(net)
     for layer in (net[0], net[2], net[4]):
         target = math.sqrt(2 / layer.in_features)

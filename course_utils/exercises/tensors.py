@@ -189,6 +189,9 @@ def check_matmul_shapes(answer):
              "a 1-D first argument acts as a row, and its dimension is removed again afterwards.")
     for number, ((expression, compute), guess, hint) in enumerate(zip(MATMUL_EXPRESSIONS, answer, hints), start=1):
         expected = _matmul_result(compute)
+        if guess is not None and (isinstance(guess, (str, bytes)) or not all(
+                isinstance(size, int) or (isinstance(size, torch.Tensor) and size.dim() == 0) for size in guess)):
+            return wrong(f"answer {number} should be a shape such as (2, 3), or None for an error.")
         if guess is None or expected is None:
             if guess is not expected:
                 return wrong(f"answer {number}, for `{expression}`, is not right: {hint}")
