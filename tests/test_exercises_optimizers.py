@@ -294,6 +294,7 @@ def test_momentum_settings():
     momentum = ((math.sqrt(kappa) - 1) / (math.sqrt(kappa) + 1)) ** 2
     assert check_momentum_settings((lr, momentum)).passed
     assert check_momentum_settings([0.12, 0.5]).passed  # found on a coarse grid
+    assert check_momentum_settings(np.array([0.12, 0.5])).passed
     plain = check_momentum_settings((2 / 21, 0.0))  # the best plain GD cannot do it
     assert plain.status == "wrong" and "not below 1e-8" in plain.message
     assert check_momentum_settings((0.2, 0.9)).status == "wrong"

@@ -218,6 +218,7 @@ def test_batch_counts():
     dropped = len(DataLoader(torch.arange(1000), batch_size=64, drop_last=True))
     assert check_batch_counts((len(sizes), dropped, sizes[-1])).passed
     assert check_batch_counts([np.int64(16), 15.0, torch.tensor(40)]).passed
+    assert check_batch_counts(np.array([16, 15, 40])).passed
     assert check_batch_counts((16, 16, 40)).status == "wrong"
     assert check_batch_counts((16, 15, 64)).status == "wrong"  # the last batch is not full
     assert check_batch_counts((15.625, 15, 40)).status == "wrong"  # 1000 / 64 is not a count of batches

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import numbers
 
+import numpy as np
 import torch
 
 from ..selfcheck import Verdict, right, self_check, wrong
@@ -199,6 +200,8 @@ def _two_parameter_run(make_optimizer, steps: int = 30) -> list[torch.Tensor]:
 @self_check
 def check_momentum_settings(settings) -> Verdict:
     """Exercise 4: ``(lr, momentum)`` for SGD that takes the quadratic below 1e-8 in 50 steps from (−4, 1)."""
+    if isinstance(settings, (torch.Tensor, np.ndarray)):
+        settings = settings.tolist()
     if not (isinstance(settings, (tuple, list)) and len(settings) == 2):
         return wrong("answer with a pair (lr, momentum).")
     lr, momentum = (_as_float(value, "each setting") for value in settings)

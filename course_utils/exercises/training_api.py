@@ -15,6 +15,7 @@ import tempfile
 import types
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode, resolve_name
@@ -215,6 +216,8 @@ def check_parameter_count(count) -> Verdict:
 @self_check
 def check_batch_counts(answer) -> Verdict:
     """Exercise 2: ``(batches, batches_with_drop_last, size_of_last_batch)`` for 1000 examples in batches of 64."""
+    if isinstance(answer, (torch.Tensor, np.ndarray)):
+        answer = answer.tolist()
     if not (isinstance(answer, (tuple, list)) and len(answer) == 3):
         return wrong("answer with three numbers: (batches, batches with drop_last=True, size of the last batch).")
     values = [value.item() if isinstance(value, torch.Tensor) else value for value in answer]
