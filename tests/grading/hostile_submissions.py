@@ -10,10 +10,13 @@ another assignment.
 
 ``status`` and ``score`` are what ``grades.csv`` must say for the case:
 ``FULL`` (every automatic point: a correct solution never loses any) or ``0``
-(no undeserved points). Tampering is judged by its effect: what the notebook
-changes before the tests is put back while they run (``graded``, no gain);
-what its code changes while the tests run is undone and ``flagged`` for a
-person, with the points the tests gave on the originals.
+(no undeserved points). The test cells are judged outside the kernel
+(course_utils.grading.judged_execute): whatever the notebook changes in its
+kernel, before or while the tests run, changes only the raw results its own
+functions hand back, so tampering with wrong answers stays at 0, ``graded``.
+A forbidden call that the kernel's detection missed is ``flagged`` for a
+person (the static look at the code under test), with the points the tests
+gave.
 """
 from __future__ import annotations
 
@@ -259,6 +262,15 @@ for target in ["../../../WRITTEN_BY_STUDENT", "../WRITTEN_BY_STUDENT", "/tmp/WRI
 print("written:", written)
 """
 
+# tanh_forward switches off the checks' detection of torch.tanh (a dispatch mode) and calls it anyway.
+FORBIDDEN_CALL_UNDETECTED = """\
+def tanh_forward(x):
+    from torch.utils._python_dispatch import _disable_current_modes
+
+    with _disable_current_modes():
+        return torch.tanh(x)
+"""
+
 PRINT_HIDDEN_TESTS = """\
 # Every cell run so far, hidden tests included, into this cell's output.
 print("\\n".join(In))
@@ -388,9 +400,13 @@ HOSTILE = [
             "InteractiveShell.showtraceback overridden to hide failures: put back while the tests run"),
     Hostile("replaces_builtins", _replaced_builtins, "failed", 0,
             "builtins.isinstance replaced: that breaks the kernel's own messaging, so no test can run"),
-    Hostile("patches_while_tested", _patched_while_tested, "flagged", 0,
+    Hostile("patches_while_tested", _patched_while_tested, "graded", 0,
             "the answers, when the tests call them, replace the checks' helpers, torch's comparisons and set a "
-            "trace function: undone at once, the tests fail on the originals, and a person reviews it"),
+            "trace function: the judgement runs in the grader, so the wrong results still fail"),
+    Hostile("forbidden_call_undetected", lambda a: as_file(answered(solved(a), {"tanh_forward": FORBIDDEN_CALL_UNDETECTED}), a),
+            "flagged", FULL,
+            "tanh_forward defeats the kernel's detection of torch.tanh: it earns what a correct function earns, and "
+            "the static look at its code flags it for a person"),
     Hostile("rewrites_test_cells", _rewritten_test_cells, "graded", 0,
             "input and AST transformers that turn every cell into `pass`, a custom exception handler and an "
             "event callback: set aside while the tests run"),
@@ -417,6 +433,6 @@ HOSTILE = [
             lambda a: as_file(a.other_release, a, f"{a.other_name}.ipynb"), "missing", 0,
             "another assignment's notebook in this assignment's folder"),
     Hostile("prints_hidden_tests", _print_hidden_tests, "graded", FULL,
-            "prints the source of every cell run (In): the hidden tests are gone from the kernel's memory "
-            "once each test has run, so the output (and the feedback) shows only the visible tests"),
+            "prints the source of every cell run (In): test cells never run in the kernel, so neither their "
+            "hidden nor their visible part is there to print"),
 ]

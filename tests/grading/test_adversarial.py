@@ -142,14 +142,14 @@ def test_no_kernel_or_nbgrader_run_is_left_behind(battery):
     assert not left
 
 
-def test_flagged_submissions_name_the_tampering_and_wait_for_a_grader(battery):
-    """Does a flagged row say what was replaced in which test, keep the tests' points, and wait for a grader?"""
+def test_flagged_submissions_name_the_forbidden_call_and_wait_for_a_grader(battery):
+    """Does a flagged row say which passing check's code reaches which forbidden call, keep the tests' points,
+    and wait for a grader?"""
     from nbgrader.api import Gradebook
 
     course, results, _ = battery
-    detail = results[ASSIGNMENT, "patches_while_tested"].detail
-    assert "test test_tanh_forward_values" in detail and "torch.isclose" in detail, detail
-    assert "trace function" in detail, detail
+    detail = results[ASSIGNMENT, "forbidden_call_undetected"].detail
+    assert "check_tanh_forward_values(tanh_forward) passed" in detail and "torch.tanh" in detail, detail
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         for name, case in CASES.items():
             if case.status != "flagged":
@@ -160,11 +160,11 @@ def test_flagged_submissions_name_the_tampering_and_wait_for_a_grader(battery):
             assert {name: grade.auto_score for name, grade in tests.items()} == results[ASSIGNMENT, name].cell_scores
 
 
-def test_tampering_before_the_tests_is_put_back_and_noted(battery):
-    """Are patches made by the notebook's own cells undone for the tests, and named in the row's detail?"""
+def test_no_flag_for_tampering_that_cannot_gain(battery):
+    """Is a notebook that patches the checks, torch or IPython graded like its wrong code, with no flag to review?"""
     _, results, _ = battery
-    assert "torch.allclose" in results[ASSIGNMENT, "patched_helpers"].detail
-    assert "showtraceback" in results[ASSIGNMENT, "hidden_tracebacks"].detail
+    for name in ["patched_helpers", "patches_while_tested", "hidden_tracebacks", "rewrites_test_cells"]:
+        assert (results[ASSIGNMENT, name].status, results[ASSIGNMENT, name].auto_score) == ("graded", 0), name
 
 
 def test_gradebook_agrees_with_grades_csv(battery):
@@ -214,11 +214,12 @@ def test_feedback_of_every_submission_shows_no_hidden_test_source(battery):
         text = page_text(page)
         leaked = [line for line in hidden if line in text]
         assert not leaked, f"{page.parent.parent.name}'s feedback shows hidden test lines: {leaked[:3]}"
-    # What the notebook printed of In: the test cells as the release shows them, no hidden line.
+    # What the notebook printed of In: its own cells; no test cell ever ran in the kernel.
     graded = nbformat.read(course / "autograded" / "prints_hidden_tests" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb",
                            as_version=4)
     printed = "".join(output.get("text", "") for output in graded.cells[-1].outputs)
-    assert "check_tanh_backward(tanh_backward)" in printed
+    assert "def tanh_backward" in printed  # the print ran
+    assert "check_tanh_backward(" not in printed
     assert not [line for line in hidden if line in printed]
 
 
@@ -249,7 +250,7 @@ def test_a_reviewed_flag_reaches_grades_csv_without_regrading(battery):
     from nbgrader.api import Gradebook
 
     course, results, _ = battery
-    student = "patches_while_tested"
+    student = "forbidden_call_undetected"
     row = next(row for row in read_grades_csv(course / "grades.csv") if row["student"] == student)
     assert (row["status"], float(row["auto_score"])) == ("flagged", results[ASSIGNMENT, student].auto_score)
     decided = {"test_tanh_forward_values": 2.0, "test_tanh_backward": 1.5}  # overrides; the rest accepted
