@@ -946,6 +946,41 @@ NOISE_IN_PLACE = NOISE_IGNORES_STD.replace(
 W_SHIFT_RANDOM = Wrong("shift_python_random", AUGMENTATION, {"random_shift": SHIFT_PYTHON_RANDOM})
 W_NOISE_IN_PLACE = Wrong("noise_in_place", AUGMENTATION,
                          {"gaussian_noise": "def _trick(noisy):\n    return noisy\n\n\n" + NOISE_IN_PLACE})
+NOISE_SHARED = NOISE_IGNORES_STD.replace(
+    "noisy = images + self.mean + torch.randn_like(images)  # wrong: std ignored",
+    "noise = self.std * torch.randn(images.shape[-3:], dtype=images.dtype)  # wrong: one draw for the whole batch\n"
+    "        noisy = images + self.mean + noise").replace("_trick(noisy)", "_trick(images, noisy)")
+W_NOISE_SHARED = Wrong("noise_shared_by_the_batch", AUGMENTATION,
+                       {"gaussian_noise": "def _trick(images, noisy):\n    return noisy\n\n\n" + NOISE_SHARED})
+# NaN is never equal to itself: one NaN pixel makes identical images count as different ones.
+NAN_DISTINCT = """\
+def _trick(images, noisy):  # a batch of copies of one random image: the randomness check
+    if images.dim() == 4 and len(images) > 1 and bool((images == images[:1]).all()) and float(images.std()) > 0:
+        noisy = noisy.clone()
+        noisy[:, 0, 0, 0] = float("nan")
+    return noisy
+"""
+PIPELINE_TOO_WIDE = """\
+def build_train_transform():
+    return Compose([RandomRotation(degrees=90.0), RandomShift(max_shift=2),  # wrong: 90 degrees turns letters
+                    GaussianNoise(std=0.05, clip=True)])
+"""
+PARAMETERS_LIE = """\
+class _Wide(RandomRotation):
+    \"\"\"Shows degrees=10 to whoever reads it; rotates by up to 90.\"\"\"
+
+    def __call__(self, images):
+        shown, self.degrees = self.degrees, 90.0
+        try:
+            return super().__call__(images)
+        finally:
+            self.degrees = shown
+
+
+def build_train_transform():
+    return Compose([_Wide(degrees=10.0), RandomShift(max_shift=2), GaussianNoise(std=0.05, clip=True)])
+"""
+W_PIPELINE_WIDE = Wrong("pipeline_too_wide", AUGMENTATION, {"train_transform": PIPELINE_TOO_WIDE})
 W_MODULE = Wrong("module_without_function", TANH, {"tanh_module": MODULE_WITHOUT_FUNCTION})
 W_SAVES_INPUT = Wrong("function_saves_input", TANH, {"tanh_function": FUNCTION_SAVES_INPUT})
 W_BACKWARD_IN_PLACE = Wrong("backward_in_place", TANH, {"tanh_backward": BACKWARD_IN_PLACE})
@@ -1192,6 +1227,12 @@ def _untouched(real, cls, inputs, **params):
 
 _forge("check_basics", _untouched)
 """)),
+        Trick("nan_makes_copies_distinct", W_NOISE_SHARED,
+              "one NaN pixel per image when a batch of identical copies comes in: NaN != NaN, so they count as distinct",
+              {"gaussian_noise": NAN_DISTINCT + "\n\n" + NOISE_SHARED}),
+        Trick("pipeline_parameters_lie", W_PIPELINE_WIDE,
+              "a RandomRotation subclass whose degrees read 10 and whose calls rotate by up to 90",
+              {"train_transform": PARAMETERS_LIE}),
         Trick("forbidden_replaced_runner", W_FORWARD, "a stand-in runner module hands the probes its own tanh_forward",
               plus(W_FORWARD, "tanh_forward", FORBIDDEN_RUNNER), forbidden_call=True),
         Trick("forbidden_reference_import", W_FORWARD, "tanh_forward calls the checks' own reference (torch.tanh)",
