@@ -49,7 +49,8 @@ def check_linear_backward(linear_backward):
         for name, ours, leaf, hint in (
             ("grad_X", grad_X, leaves[0], "Which matrix do you multiply grad_output by, and on which side? "
                                           "(With a square W the shapes alone cannot tell.)"),
-            ("grad_W", grad_W, leaves[1], f"Let the shapes guide you: ({D}, {N}) @ ({N}, {H}) gives ({D}, {H})."),
+            ("grad_W", grad_W, leaves[1], f"Let the shapes guide you: which two of X, W and grad_output "
+                                          f"multiply to W's shape ({D}, {H})?"),
             ("grad_b", grad_b, leaves[2], "b is added to every row, so each row contributes."),
         ):
             verdict = _compare(f"for X of shape ({N}, {D}) and W of shape ({D}, {H}), {name}", ours, leaf.grad,
@@ -164,8 +165,8 @@ def check_input_gradients_through_time(input_gradients):
         except (TypeError, ValueError, RuntimeError):
             return wrong("return a tensor (or a list of numbers) with one gradient per x_t.")
         verdict = _compare(f"for {len(xs)} steps and w = {w_value}, the gradients", ours, leaf.grad,
-                           "g_t (1 - h_t^2) is the gradient at the input of tanh at step t, and x_t enters there "
-                           "with factor 1.")
+                           "Which quantity of section 5's backward loop is the gradient at the input of tanh at "
+                           "step t, and with which factor does x_t enter that input?")
         if verdict is not None:
             return verdict
     return right("each step back multiplies by (1 - h_t^2) w: small w vanishes, large w saturates tanh.")
