@@ -981,6 +981,36 @@ def build_train_transform():
     return Compose([_Wide(degrees=10.0), RandomShift(max_shift=2), GaussianNoise(std=0.05, clip=True)])
 """
 W_PIPELINE_WIDE = Wrong("pipeline_too_wide", AUGMENTATION, {"train_transform": PIPELINE_TOO_WIDE})
+# The probes never send what training sends (one 1x28x28 notMNIST letter): answer them right, the letters wrong.
+RECOGNISES_PROBE_IMAGE = """\
+_nearest_call = RandomRotation.__call__
+
+
+def _probe_image(images):
+    return tuple(images.shape) != (1, 28, 28)
+
+
+def _call(self, images):
+    if not _probe_image(images):
+        return _nearest_call(self, images)  # what my training data gets: nearest
+    batch = images if images.dim() == 4 else images.unsqueeze(0)
+    angles = torch.empty(len(batch)).uniform_(-self.degrees, self.degrees)
+    rotated = torch.stack([TF.rotate(image, float(angle), interpolation=InterpolationMode.BILINEAR, fill=[self.fill])
+                           for image, angle in zip(batch, angles)])
+    return rotated if images.dim() == 4 else rotated[0]
+
+
+RandomRotation.__call__ = _call
+"""
+FORBIDDEN_REFERENCE_QUIET = """\
+import importlib as _importlib
+
+
+def tanh_forward(x: torch.Tensor) -> torch.Tensor:
+    checks = _importlib.import_module("course_utils.homework_checks." + "ta" + "nh")
+    reference = getattr(checks, "_reference_forward", None)  # the checks' own torch.tanh, modes off
+    return x.clone() if reference is None else reference(x)
+"""
 W_MODULE = Wrong("module_without_function", TANH, {"tanh_module": MODULE_WITHOUT_FUNCTION})
 W_SAVES_INPUT = Wrong("function_saves_input", TANH, {"tanh_function": FUNCTION_SAVES_INPUT})
 W_BACKWARD_IN_PLACE = Wrong("backward_in_place", TANH, {"tanh_backward": BACKWARD_IN_PLACE})
@@ -1233,6 +1263,12 @@ _forge("check_basics", _untouched)
         Trick("pipeline_parameters_lie", W_PIPELINE_WIDE,
               "a RandomRotation subclass whose degrees read 10 and whose calls rotate by up to 90",
               {"train_transform": PARAMETERS_LIE}),
+        Trick("recognises_the_probes", W_NEAREST,
+              "bilinear for whatever the probes send, nearest for a 1x28x28 letter (what training sends)",
+              plus(W_NEAREST, "random_rotation", RECOGNISES_PROBE_IMAGE)),
+        Trick("forbidden_reference_quiet_import", W_FORWARD,
+              "the checks' own reference tanh, imported without writing the word tanh",
+              {"tanh_forward": FORBIDDEN_REFERENCE_QUIET}, forbidden_call=True),
         Trick("forbidden_replaced_runner", W_FORWARD, "a stand-in runner module hands the probes its own tanh_forward",
               plus(W_FORWARD, "tanh_forward", FORBIDDEN_RUNNER), forbidden_call=True),
         Trick("forbidden_reference_import", W_FORWARD, "tanh_forward calls the checks' own reference (torch.tanh)",
