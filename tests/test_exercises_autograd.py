@@ -207,3 +207,17 @@ def test_graph_names_from_print_graph_lines_are_accepted():
     lines = ["SumBackward0", "MulBackward0", "AddBackward0", "AccumulateGrad -> leaf of shape (2,)",
              "AccumulateGrad -> leaf of shape (2,)", "AccumulateGrad -> leaf of shape (2,)"]
     assert checks.check_graph_of_expression(lines).passed
+
+
+ANSWER_FRAGMENTS = {  # what the answer's line would contain; no "Not yet" message may show it
+    checks.check_gradients_by_hand: ["2 * a * b", "2ab", "a**2", "a ** 2"],
+    checks.check_gradient_in_chunks: ["len(", "/ n", "chunk_size / "],
+    checks.check_jacobian_by_backward: ["torch.stack", "x.grad = None"],
+}
+
+
+@pytest.mark.parametrize("check", list(ANSWER_FRAGMENTS), ids=_name)
+def test_no_hint_contains_the_answers_line(check):
+    for answer in WRONG[check]:
+        message = check(answer).message
+        assert not any(fragment in message for fragment in ANSWER_FRAGMENTS[check]), message

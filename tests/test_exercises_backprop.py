@@ -380,3 +380,18 @@ def test_layer_with_unimplemented_backward_is_not_attempted():
         def backward(self, grad_output):
             raise NotImplementedError
     assert checks.check_tanh_layer(Started).status == "not attempted"
+
+
+ANSWER_FRAGMENTS = {  # what the answer's line would contain; no "Not yet" message may show it
+    checks.check_linear_backward: ["X.T", "W.T", "sum(0)", "sum(dim=0)"],
+    checks.check_input_gradients_through_time: ["(1 - h_t^2)", "1 - h"],
+    checks.check_init_keeping_size: ["2 / fan_in", "2 / n", "sqrt(2", "kaiming"],
+    checks.check_softmax_cross_entropy: ["log(sum(exp", "logsumexp(", "- one_hot"],
+}
+
+
+@pytest.mark.parametrize("check", list(ANSWER_FRAGMENTS), ids=_name)
+def test_no_hint_contains_the_answers_line(check):
+    for answer in WRONG[check]:
+        message = check(answer).message
+        assert not any(fragment in message for fragment in ANSWER_FRAGMENTS[check]), message

@@ -168,3 +168,17 @@ def test_matmul_expressions_broadcast_raise_and_drop_a_dimension():
 
 def test_an_answer_that_is_not_a_shape_is_told_the_format():
     assert "None for an error" in checks.check_matmul_shapes(((7, 5, 2, 4), "error", (4,))).message
+
+
+ANSWER_FRAGMENTS = {  # what the answer's line would contain; no "Not yet" message may show it
+    checks.check_rows_to_probabilities: ["keepdim=True", "sum(dim=1, keep", "[:, None]"],
+    checks.check_pairwise_squared_distances: ["[:, None", "None, :", "unsqueeze"],
+    checks.check_fill_multiples_of_three: ["% 3 == 0]", "masked_fill"],
+}
+
+
+@pytest.mark.parametrize("check", list(ANSWER_FRAGMENTS), ids=lambda check: check.__name__)
+def test_no_hint_contains_the_answers_line(check):
+    for answer in WRONG[check]:
+        message = check(answer).message
+        assert not any(fragment in message for fragment in ANSWER_FRAGMENTS[check]), message
