@@ -81,3 +81,47 @@ def _line(part: ast.AST, node: ast.AST) -> str:
         return ast.unparse(part)[:120]
     except Exception:
         return type(node).__name__
+
+
+# Names a notebook has no reason to use unless it reaches for the grading machinery in its kernel:
+# the checks' and the grader's modules, sys.modules, frames, trace hooks, torch's mode stacks and
+# operator registry, code built from strings. (A scratch cell's gc.collect() or inspect.getsource()
+# is not among them: the honest corpus uses both.)
+TAMPERING_NAMES = {"homework_checks", "_python_dispatch", "_disable_current_modes", "TorchDispatchMode",
+                   "TorchFunctionMode", "__torch_dispatch__", "_getframe", "currentframe", "getouterframes",
+                   "f_back", "f_locals", "f_globals", "tb_frame", "get_referrers", "settrace", "setprofile",
+                   "exec", "eval", "compile", "__import__", "importlib", "ctypes", "builtins", "safetensors"}
+
+
+def tampering(sources: Iterable[tuple[str, str]]) -> list[str]:
+    """Evidence (``"cell: name"``) of the student's cells reaching for the grading machinery (see above)."""
+    evidence = []
+    for cell, source in sources:
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            name = None
+            if isinstance(node, ast.Attribute):
+                name = node.attr
+                if name == "modules" and isinstance(node.value, ast.Name) and node.value.id == "sys":
+                    name = "sys.modules"
+                elif name == "library" and isinstance(node.value, ast.Name) and node.value.id == "torch":
+                    name = "torch.library"
+            elif isinstance(node, ast.Name):
+                name = node.id
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                modules = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+                modules += [alias.name for alias in node.names]
+                hit = [m for m in modules if set(m.split(".")) & (TAMPERING_NAMES | {"grading", "library"})]
+                name = hit[0] if hit else None
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in TAMPERING_NAMES:
+                name = node.value
+            elif isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__class__"
+                                                      for t in node.targets):
+                name = "__class__ ="
+            if name in TAMPERING_NAMES or name in ("sys.modules", "torch.library", "__class__ =") \
+                    or (isinstance(node, (ast.Import, ast.ImportFrom)) and name):
+                evidence.append(f"{cell}: {name}")
+    return sorted(set(evidence))

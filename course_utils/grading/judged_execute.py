@@ -26,7 +26,11 @@ back. Test cells that are not check calls (a course's own plain ``assert``
 cells) run in the kernel as nbgrader runs them, and the run notes it.
 
 After the last cell, a static look (:mod:`.forbidden_calls`) flags each
-passing check whose code under test reaches a forbidden function.
+passing check whose code under test reaches a forbidden function, and a
+notebook with passing checks whose own cells reach for the grading machinery
+(the checks' modules, ``sys.modules``, frames, trace hooks, torch's mode
+stacks, ``exec``): what the probes observe in the kernel (an input left
+unchanged, a call of the student's backward) could be forged by such code.
 :class:`RecordGradingReport` writes the flags with the run's token into the
 graded notebook's metadata (``course_grading``).
 """
@@ -47,7 +51,7 @@ from nbgrader import utils
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Integer, Unicode
 
-from .forbidden_calls import definitions, forbidden_names, reached
+from .forbidden_calls import definitions, forbidden_names, reached, tampering
 from .markers import Markers
 
 METADATA_KEY = "course_grading"
@@ -258,9 +262,10 @@ class JudgedExecute(Execute):
         return answers
 
     def _static_flags(self, nb) -> list[str]:
-        sources = [(cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {index}", cell.source)
-                   for index, cell in enumerate(nb.cells)
-                   if cell.cell_type == "code" and not (utils.is_grade(cell) and not utils.is_solution(cell))]
+        code_cells = [cell for cell in nb.cells
+                      if cell.cell_type == "code" and not (utils.is_grade(cell) and not utils.is_solution(cell))]
+        sources = [(cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {nb.cells.index(cell)}", cell.source)
+                   for cell in code_cells]
         defined = definitions(sources)
         subjects = self._subjects
         flags = []
@@ -272,6 +277,11 @@ class JudgedExecute(Execute):
             if evidence:
                 flags.append(f"{call.check.name}({start}) passed, but {start} reaches a forbidden function: "
                              + "; ".join(evidence[:3]))
+        students = [(name, source) for (name, source), cell in zip(sources, code_cells) if not utils.is_locked(cell)]
+        evidence = tampering(students)
+        if evidence and self._passed:
+            flags.append("tests passed in a notebook that reaches for the grading machinery in its kernel "
+                         "(observations its probes report could be forged): " + "; ".join(evidence[:5]))
         return sorted(set(flags))
 
 

@@ -437,7 +437,7 @@ def check_train_transform(build_train_transform, RandomRotation, RandomShift, Ga
     own = {"rotation": RandomRotation, "shift": RandomShift, "noise": GaussianNoise}
     described = []
     for step in steps[:8]:
-        kind = next((kind for kind, cls in own.items() if isinstance(cls, type) and isinstance(step, cls)), None)
+        kind = next((kind for kind, cls in own.items() if isinstance(cls, type) and issubclass(type(step), cls)), None)
         entry = {"type": type(step).__name__, "own": kind,
                  "params": {key: _describe(value) for key, value in vars(step).items()
                             if not key.startswith("_") and key != "training"} if hasattr(step, "__dict__") else {}}
@@ -448,7 +448,34 @@ def check_train_transform(build_train_transform, RandomRotation, RandomShift, Ga
                                   "half": _try(step, inputs["half"], seed), "ones": _try(step, inputs["ones"], seed)}
         described.append(entry)
     results["steps"] = described
+    results["order"] = _applied_order(pipeline, own, inputs["letter"])
     return results
+
+
+def _applied_order(pipeline, own: dict, image):
+    """The kinds of the student's own classes that ``pipeline(image)`` calls, in order: their ``__call__``
+    is replaced by a recorder that hands its input on, so none of them runs. An error: its message."""
+    order, saved = [], []
+    for kind, cls in own.items():
+        if isinstance(cls, type):
+            def record(self, images, *args, _kind=kind, **kwargs):
+                order.append(_kind)
+                return images
+
+            saved.append((cls, "__call__" in vars(cls), vars(cls).get("__call__")))
+            cls.__call__ = record
+    try:
+        with student_code("build_train_transform()"):
+            pipeline(image.clone())
+    except Exception as error:
+        return f"{type(error).__name__}: {error}"
+    finally:
+        for cls, had, value in reversed(saved):
+            if had:
+                cls.__call__ = value
+            else:
+                del cls.__call__
+    return order
 
 
 def _number(value):
@@ -505,6 +532,10 @@ def _judge_pipeline(inputs, results):
              for step, kind in zip(steps, kinds)]
     expect(kinds == wanted, f"the pipeline holds {names}; it should hold a rotation (your RandomRotation), a shift "
                             "(your RandomShift) and noise (your GaussianNoise), in that order")
+    order, own = results["order"], [kind for step, kind in zip(steps, kinds) if step["own"]]
+    expect(not isinstance(order, str), f"applying build_train_transform() to an image raised {order}")
+    expect(order == own, f"applied to an image, build_train_transform() called your classes in the order {order}; "
+                         f"its steps say {own}: apply the steps in the order they are listed")
     for step, kind in zip(steps, kinds):
         for names_, good, advice in RULES[kind]:
             key = next((name for name in names_ if name in step["params"]), None)

@@ -372,10 +372,10 @@ def check_tanh_module(Tanh, TanhFunction, inputs, kind="layer", **params):
     parts = _ReferenceParts()
     with student_code("Tanh", forbid=BUILTIN_TANH):
         layer = Tanh()
-    results = {"is_module": isinstance(layer, nn.Module)}
+    results = {"is_module": issubclass(type(layer), nn.Module)}  # type(): a __class__ property cannot answer
     if not results["is_module"]:
         return results
-    results["parameters"] = len(list(layer.parameters()))
+    results["parameters"] = len(list(nn.Module.parameters(layer)))
     with _reference_function(TanhFunction, parts), student_code("Tanh", forbid=BUILTIN_TANH):
         if kind == "layer":
             x = inputs["x"].requires_grad_()
