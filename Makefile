@@ -13,6 +13,10 @@ JOBS     ?= 1
 # Jupyter refuses to start as root (containers, CI) unless told it is meant.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PYTEST_ARGS ?=
+# nbgrader's plugin for the hub's exchange service (ngshare). Its metadata asks for
+# jupyter-core<4.11.2, which nbgrader 0.9.6 cannot have; its code works with ours
+# (tests/grading/test_class_attacks.py), so it is installed without its dependencies.
+NGSHARE_EXCHANGE := ngshare-exchange==0.5.3
 # nbgrader's four server extensions (the formgrader, the assignment and course
 # lists, validation); `jupyter server extension enable nbgrader` is not one.
 NBGRADER_SERVER_EXTENSIONS := $(addprefix nbgrader.server_extensions.,formgrader assignment_list course_list validate_assignment)
@@ -31,6 +35,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --progress-bar off -e '.[course,test]'
+	$(BIN)/python -m pip install --quiet --progress-bar off --no-deps $(NGSHARE_EXCHANGE)
 	$(BIN)/jupyter labextension enable --level=sys_prefix @jupyter/nbgrader >/dev/null
 	@for extension in $(NBGRADER_SERVER_EXTENSIONS); do \
 	  $(BIN)/jupyter server extension enable --sys-prefix $$extension >/dev/null 2>&1; done

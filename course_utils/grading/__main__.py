@@ -61,10 +61,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from .deadlines import SettingsError
     from .exchange import ExchangeError
+    from .exchange_service import ServiceError
     from .lms import LmsImportError
     from .roster import RosterError
 
-    errors: tuple[type[Exception], ...] = (SettingsError, ExchangeError, LmsImportError, RosterError)
+    errors: tuple[type[Exception], ...] = (SettingsError, ExchangeError, ServiceError, LmsImportError,
+                                             RosterError)
     try:
         from .pipeline import GradingError
 
@@ -103,12 +105,20 @@ def _options(args):
 
 
 def _release(course: Path, args) -> int:
-    from . import exchange
+    from . import exchange, exchange_service
     from .pipeline import release
 
     names = release(course, options=_options(args))
     _prepare_gradebook(course)
-    if exchange.exchange_configured():
+    if exchange_service.service_configured():
+        from .roster import load_roster
+
+        service = exchange_service.ExchangeService()
+        service.ensure_course(load_roster(course))
+        for name in names:
+            outcome = service.release(name, course / "release" / name)
+            print(f"{name}: {outcome} in the exchange service {service.url}")
+    elif exchange.exchange_configured():
         exchange.release_assignments(course, names)
     else:
         print(f"no exchange ({exchange.ENV_VAR} unset, {exchange.DEFAULT_ROOT} absent): "
@@ -117,11 +127,31 @@ def _release(course: Path, args) -> int:
 
 
 def _collect(course: Path, args) -> int:
-    from . import exchange
+    import os
+
+    from . import exchange, exchange_service
     from .roster import load_roster
 
+    if os.geteuid() == 0:
+        # Collect reads what students wrote: as root a link or a special file could reach anything.
+        print("error: make collect does not run as root: run it as an instructor (a member of the "
+              "instructors' group), in a terminal of your JupyterLab on the hub", file=sys.stderr)
+        return 1
     students = load_roster(course)
-    if args.zip is not None:
+    if args.zip is None and exchange_service.service_configured():
+        from .pipeline import assignment_names
+
+        service = exchange_service.ExchangeService()
+        service.ensure_course(students)
+        rostered = {student.student_id for student in students}
+        for name in [args.assignment] if args.assignment else assignment_names(course):
+            report = service.collect(course, name)
+            print("\n".join(report.lines()))
+            have = set(report.collected) | set(report.unchanged)
+            absent = sorted(rostered - have)
+            if absent:
+                print(f"{name}: no submission yet: {', '.join(absent)}")
+    elif args.zip is not None:
         from .lms import import_zip
 
         report = import_zip(course, args.zip, students, args.assignment)
@@ -158,11 +188,16 @@ def _autograde(course: Path, args) -> int:
 
 
 def _feedback(course: Path, args) -> int:
-    from . import exchange
+    from . import exchange, exchange_service
     from .pipeline import feedback
 
     pages = feedback(course, options=_options(args))
-    if exchange.exchange_configured():
+    if exchange_service.service_configured():
+        service = exchange_service.ExchangeService()
+        for name in sorted({page.parent.name for page in pages}):
+            students = service.release_feedback(course, name)
+            print(f"{name}: feedback released to the exchange service for {len(students)} student(s)")
+    elif exchange.exchange_configured():
         names = exchange.release_feedback(course, sorted({page.parent.name for page in pages}))
         print(f"feedback released to the exchange {exchange.exchange_root()} for {', '.join(names) or 'nothing'}")
     return 0

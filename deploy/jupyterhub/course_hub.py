@@ -17,6 +17,7 @@ import pwd
 import re
 import secrets
 import shlex
+import stat
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -28,6 +29,12 @@ COURSE_ID = "deep-learning-course"
 # Passed from the hub's environment to every server when set (offline data, tests).
 PASSED_TO_SERVERS = ("NOTMNIST_URL", "COURSE_QUICK_RUN", "COURSE_SANDBOX", "OMP_NUM_THREADS")
 UNIX_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
+EXCHANGE_SERVICE = "ngshare"  # the hub service that is the exchange (exchange_service.py)
+# What students' servers need from the course root: the Python environment, the
+# course's package, the hub's role settings, the lectures. Everything else (.git,
+# tests, assignments/, the hub's state, scripts) is closed to everyone but the
+# instructors' group.
+OPEN_TO_STUDENTS = (".venv", "course_utils", "deploy", "lectures")
 
 
 @dataclass(frozen=True)
@@ -37,7 +44,6 @@ class HubSettings:
     bin: Path
     state: Path
     course_root: Path
-    exchange: Path
     data_dir: Path
     students_group: str
     instructors_group: str
@@ -53,13 +59,26 @@ def settings(environ=os.environ) -> HubSettings:
         bin=Path(environ.get("HUB_VENV", REPOSITORY / ".venv")) / "bin",
         state=Path(environ.get("HUB_STATE_DIR", HERE / "state")),
         course_root=Path(environ.get("COURSE_ROOT", REPOSITORY)).resolve(),
-        exchange=Path(environ.get("COURSE_EXCHANGE") or "/usr/local/share/nbgrader/exchange"),
         data_dir=Path(environ.get("COURSE_DATA_DIR") or f"/srv/{COURSE_ID}/data"),
         students_group=environ.get("COURSE_STUDENTS_GROUP", "course-students"),
         instructors_group=environ.get("COURSE_INSTRUCTORS_GROUP", "course-instructors"),
         extra_environment={name: environ[name] for name in PASSED_TO_SERVERS if name in environ},
         server_args=shlex.split(environ.get("HUB_SERVER_ARGS", "")),
     )
+
+
+def exchange_url(hub: HubSettings) -> str:
+    """Where the exchange service listens (loopback, ``HUB_PORT + 82``); its API is below /services/ngshare/."""
+    return f"http://127.0.0.1:{hub.port + 82}"
+
+
+def instructors(hub: HubSettings) -> list[str]:
+    """The members of the instructors' group: the exchange's admins."""
+    try:
+        group = grp.getgrnam(hub.instructors_group)
+    except KeyError:
+        return []
+    return sorted(set(group.gr_mem) | {user.pw_name for user in pwd.getpwall() if user.pw_gid == group.gr_gid})
 
 
 def run(*command: str) -> None:
@@ -79,21 +98,23 @@ def ensure_group(name: str) -> int:
 def prepare(hub: HubSettings) -> None:
     """Everything the hub needs on disk, with the permissions a class needs.
 
-    * the groups; the hub's state folder (root only);
-    * the exchange (1777, as nbgrader needs: students submit into inbound/,
-      which nbgrader makes 0733, so nobody lists other students' work);
+    * the groups; the hub's state folder and the exchange service's folder
+      in it (root only). The exchange is a hub service, not a folder that
+      students write: no folder is writable by more than one student;
     * the shared data folder: instructors write it, everybody reads it;
     * the course root's assignments/ folder (solutions, hidden tests,
       submissions, the gradebook): instructors' group may read and write it,
-      students may not even list it.
+      students may not even list it; the rest of the course root (and of
+      this repository) is closed to students too, but for what their
+      servers run (:func:`close_to_students`).
+
+    Modes and groups change, never content: grades survive (make export
+    decides what changed by content, not by ctime).
     """
     instructors = ensure_group(hub.instructors_group)
     ensure_group(hub.students_group)
     hub.state.mkdir(parents=True, exist_ok=True)
     hub.state.chmod(0o700)
-    if not hub.exchange.is_dir():
-        hub.exchange.mkdir(parents=True)
-        hub.exchange.chmod(0o1777)
     hub.data_dir.mkdir(parents=True, exist_ok=True)
     os.chown(hub.data_dir, 0, instructors)
     hub.data_dir.chmod(0o2775)
@@ -108,6 +129,35 @@ def prepare(hub: HubSettings) -> None:
             os.chmod(path, (os.stat(path).st_mode | 0o060) & ~0o007)
     os.chown(assignments, -1, instructors)
     assignments.chmod(0o2770)
+    for root in {hub.course_root, REPOSITORY}:
+        close_to_students(root, instructors, hub.state)
+    exchange = hub.state / "exchange"
+    exchange.mkdir(exist_ok=True)
+    exchange.chmod(0o700)
+
+
+def close_to_students(root: Path, instructors_gid: int, state: Path) -> None:
+    """Close ``root`` (a course root or the hub's repository) to everyone but root and the instructors.
+
+    Others may pass through ``root`` (mode o=x, no listing) into
+    :data:`OPEN_TO_STUDENTS` only; every other entry of ``root`` loses its
+    o-bits and gives the instructors' group read access instead. Only these
+    top-level entries change mode: nothing below them (submissions, grades)
+    is touched.
+    """
+    if not root.is_dir():
+        return
+    os.chown(root, -1, instructors_gid)
+    root.chmod((stat.S_IMODE(os.stat(root).st_mode) & ~0o007) | 0o051)
+    for entry in root.iterdir():
+        if entry.name in OPEN_TO_STUDENTS or entry.is_symlink() or entry.name == "assignments":
+            continue
+        os.chown(entry, -1, instructors_gid)
+        mode = stat.S_IMODE(os.stat(entry).st_mode)
+        entry.chmod((mode & ~0o007) | (0o050 if entry.is_dir() else 0o040))
+    hub_state = root / "deploy" / "jupyterhub" / "state"
+    if hub_state.is_dir() and hub_state.resolve() != state.resolve():
+        hub_state.chmod(0o700)
 
 
 def _blocked_ancestor(path: Path) -> Path | None:
@@ -150,7 +200,7 @@ def start(hub: HubSettings) -> None:
     prepare(hub)
     command = [*exposing_prefix(hub), str(hub.bin / "jupyterhub"), "-f", str(HERE / "jupyterhub_config.py")]
     print(f"JupyterHub for {COURSE_ID} on http://{hub.ip}:{hub.port} (course {hub.course_root}, "
-          f"exchange {hub.exchange}, data {hub.data_dir})", flush=True)
+          f"exchange service {exchange_url(hub)}/services/{EXCHANGE_SERVICE}/, data {hub.data_dir})", flush=True)
     os.chdir(hub.state)
     os.execvp(command[0], command)
 

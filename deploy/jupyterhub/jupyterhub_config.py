@@ -42,7 +42,7 @@ c = get_config()  # noqa: F821 (traitlets provides it when it loads this file)
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from course_hub import settings  # noqa: E402 (the folder above is put on the path first)
+from course_hub import EXCHANGE_SERVICE, exchange_url, instructors, settings  # noqa: E402 (the folder above is put on the path first)
 
 hub = settings()
 
@@ -91,13 +91,28 @@ def per_role(spawner):
         "PATH": f"{hub.bin}:/usr/local/bin:/usr/bin:/bin",
         "JUPYTER_CONFIG_PATH": str(HERE / "roles" / role),
         "JUPYTER_PATH": str(HERE / "share"),
-        "COURSE_ROOT": str(hub.course_root),
-        "COURSE_EXCHANGE": str(hub.exchange),
+        "COURSE_EXCHANGE_URL": exchange_url(hub) + f"/services/{EXCHANGE_SERVICE}",
         "COURSE_DATA_DIR": str(hub.data_dir),
         "COURSE_ROLE": role,
         **hub.extra_environment,
     })
+    # Only instructors learn where the course lives (students cannot enter it anyway).
+    if role == "instructor":
+        spawner.environment["COURSE_ROOT"] = str(hub.course_root)
     spawner.log.info("starting %s's server as %s in %s", spawner.user.name, role, spawner.notebook_dir)
 
 
 c.Spawner.pre_spawn_hook = per_role
+
+# The exchange: ngshare as a hub service (exchange_service.py), its database and
+# files in HUB_STATE_DIR/exchange (root only). It knows each request's user from
+# the hub and stamps submissions with its own clock. Instructors are its admins.
+c.JupyterHub.services = [{
+    "name": EXCHANGE_SERVICE,
+    "url": exchange_url(hub),
+    "command": [str(hub.bin / "python"), str(HERE / "exchange_service.py"),
+                "--database", f"sqlite:///{hub.state / 'exchange' / 'ngshare.db'}",
+                "--storage", str(hub.state / "exchange" / "files"),
+                "--admins", ",".join(instructors(hub))],
+    "environment": {"PATH": f"{hub.bin}:/usr/bin:/bin"},
+}]

@@ -56,6 +56,36 @@ def test_roles_start_where_they_work_with_their_settings(monkeypatch, instructor
     assert spawner.notebook_dir == (str(ROOT) if instructor else "~")
     assert spawner.environment["JUPYTER_CONFIG_PATH"] == str(HUB / "roles" / role)
     assert spawner.environment["PATH"].startswith(str(ROOT / ".venv" / "bin"))
+    assert spawner.environment["COURSE_EXCHANGE_URL"] == "http://127.0.0.1:8082/services/ngshare"
+    # where the course lives is the instructors' business only
+    assert ("COURSE_ROOT" in spawner.environment) == instructor
+    if not instructor:
+        assert not [value for value in spawner.environment.values() if str(ROOT) in value
+                    and not value.startswith(str(ROOT / ".venv")) and str(HUB) not in value], spawner.environment
+
+
+def test_the_exchange_is_a_hub_service_on_loopback_with_its_own_database(monkeypatch):
+    """Does the hub run the exchange service (ngshare) on 127.0.0.1, its database and files in the hub's state?"""
+    config = load_hub_config(monkeypatch, HUB_STATE_DIR="/srv/hub-state")
+    (service,) = config.JupyterHub.services
+    assert service["name"] == "ngshare" and service["url"] == "http://127.0.0.1:8082"
+    command = service["command"]
+    assert command[1] == str(HUB / "exchange_service.py")
+    assert command[command.index("--database") + 1] == "sqlite:////srv/hub-state/exchange/ngshare.db"
+    assert command[command.index("--storage") + 1] == "/srv/hub-state/exchange/files"
+
+
+@pytest.mark.parametrize("role", ["student", "instructor"])
+def test_nbgrader_of_every_role_uses_the_exchange_service(monkeypatch, role):
+    """Do both roles' nbgrader settings send fetch, submit, collect and feedback to ngshare, not a folder?"""
+    monkeypatch.setenv("COURSE_EXCHANGE_URL", "http://127.0.0.1:8082/services/ngshare")
+    monkeypatch.setenv("COURSE_ROOT", str(ROOT))
+    monkeypatch.setenv("JUPYTERHUB_USER", "someone")  # the plugin reads it when imported (a server has it)
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(HUB / "roles" / role)).load_config()
+    factory = config.ExchangeFactory
+    assert factory.submit.__module__ == "ngshare_exchange.submit"
+    assert factory.list.__module__ == "ngshare_exchange.list"
+    assert factory.exchange().ngshare_url == "http://127.0.0.1:8082/services/ngshare"
 
 
 def test_only_instructors_get_formgrader_and_only_their_servers_may_be_framed():
