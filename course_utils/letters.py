@@ -8,7 +8,7 @@ files in one folder per letter, the layout ``torchvision.datasets.ImageFolder``
 reads. The same arguments give the same letters (for the same installed
 Pillow and FreeType).
 
-These letters are easier than notMNIST (16 clean fonts, no decorative ones):
+These letters are cleaner than notMNIST (16 plain fonts, no decorative ones):
 good for measuring how training behaves in seconds, not a benchmark.
 """
 from __future__ import annotations
@@ -54,8 +54,7 @@ def make_letters(per_class: int, seed: int = 0) -> tuple[torch.Tensor, torch.Ten
     ``images``: float32 ``N x 1 x 28 x 28`` with pixels in [0, 1] (white
     letter on black), ``N = 10 * per_class``; ``labels``: int64 ``N`` in
     0..9. The images are in class order (all A, then all B, ...): shuffle
-    before cutting batches. Different seeds give different letters. About
-    0.2 ms per image.
+    before cutting batches. Different seeds give different letters.
     """
     images, labels = _letter_images(per_class, seed)
     return torch.from_numpy(images).float().div_(255).unsqueeze(1), torch.from_numpy(labels)

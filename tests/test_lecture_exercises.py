@@ -1,6 +1,6 @@
-"""Do lectures 01-06 keep their exercises: at least two "your turn" cells inside the lecture and at least
+"""Do lectures 01-06 and 08 keep their exercises: at least two "your turn" cells inside the lecture and at least
 four exercises at the end, each answer cell followed by a check cell that calls an existing, unit-tested
-check and, untouched, says "Not attempted yet"? And do the check cells of 04-06 stay collapsed, with no
+check and, untouched, says "Not attempted yet"? And do the check cells of 04-06 and 08 stay collapsed, with no
 nbval marker left as a comment?
 
 Lectures 01-03 and 04-06 were written with two conventions for cell ids and check calls
@@ -37,7 +37,7 @@ CONVENTIONS = {
 LECTURES = {  # lecture -> (its course_utils.exercises module, its convention)
     "01_tensors": ("tensors", "01-03"), "02_autograd": ("autograd", "01-03"), "03_backprop": ("backprop", "01-03"),
     "04_activations": ("activations", "04-06"), "05_optimizers": ("optimizers", "04-06"),
-    "06_training_api": ("training_api", "04-06"),
+    "06_training_api": ("training_api", "04-06"), "08_training_craft": ("training_craft", "04-06"),
 }
 
 

@@ -292,7 +292,7 @@ c.Exchange.root = os.environ.get("COURSE_EXCHANGE") or "/usr/local/share/nbgrade
 
 STUDENT_README = """# Deep learning with PyTorch — student edition
 
-Seven lecture notebooks (`lectures/`), your homework (`homework/`: {assignments}),
+The lecture notebooks (`lectures/`), your homework (`homework/`: {assignments}),
 and `course_utils`, the small helper package they import. Everything runs
 on a laptop CPU. You need Python 3.10 or newer and access to PyPI.
 
