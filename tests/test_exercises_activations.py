@@ -123,6 +123,7 @@ def test_softmax_with_temperature_wrong(capsys):
     assert "torch.softmax" in check_softmax_with_temperature(lambda z, T: torch.softmax(z / T, dim=-1)).message
     assert "softmax" in check_softmax_with_temperature(lambda z, T: F.softmax(z / T, -1)).message
     assert "softmax" in check_softmax_with_temperature(lambda z, T: (z / T).softmax(-1)).message
+    assert "softmin" in check_softmax_with_temperature(lambda z, T: F.softmin(-z / T, dim=-1)).message
     assert check_softmax_with_temperature(...).status == "not attempted"
     assert "0.659" not in capsys.readouterr().out  # never prints an expected probability
 
@@ -152,6 +153,7 @@ def test_leaky_relu_wrong():
     assert "in place" in check_leaky_relu(lambda x, slope: x.clamp_(min=0)).message
     assert "leaky_relu" in check_leaky_relu(lambda x, slope: F.leaky_relu(x, slope)).message
     assert "leaky_relu" in check_leaky_relu(lambda x, slope: nn.LeakyReLU(slope)(x)).message
+    assert "prelu" in check_leaky_relu(lambda x, slope: F.prelu(x, torch.tensor([slope], dtype=x.dtype))).message
     assert check_leaky_relu(not_implemented).status == "not attempted"
 
 
