@@ -123,8 +123,8 @@ RIGHT = {
     checks.check_gradients_by_hand: [lambda a, b: (2 * a * b, a**2), lambda a, b: (a * b * 2, a.pow(2)),
                                      lambda a, b: (torch.mul(2 * a, b), a * a)],
     checks.check_gradient_in_chunks: [_chunks_scaled, _chunks_summed_squares],
-    checks.check_to_numpy: [lambda t: t.detach().cpu().numpy(), lambda t: t.numpy(force=True),
-                            lambda t: np.array(t.tolist())],
+    checks.check_to_numpy: [lambda t: t.detach().cpu().numpy().copy(), lambda t: np.array(t.tolist()),
+                            lambda t: t.detach().clone().numpy(), lambda t: np.array(t.detach().numpy())],
     checks.check_graph_of_expression: [GRAPH, tuple(GRAPH), "\n".join(GRAPH)],
     checks.check_jacobian_by_backward: [_jacobian_backward, _jacobian_autograd_grad],
     checks.check_rescaled_lr_max: [2 / np.linalg.eigvalsh(NEW_HESSIAN).max(), 0.08, torch.tensor(0.0801)],
@@ -136,8 +136,9 @@ WRONG = {
                                      _by_hand_with_autograd],
     checks.check_gradient_in_chunks: [_chunks_unscaled, _chunks_averaged_over_chunks, _chunks_cleared_each_time,
                                       _chunks_one_pass, _chunks_drop_the_short_one],
-    checks.check_to_numpy: [lambda t: t.numpy(), lambda t: np.asarray(t), lambda t: t.detach(),
-                            lambda t: t.cpu().numpy(), lambda t: t.detach().tolist()],
+    checks.check_to_numpy: [lambda t: t.numpy(), lambda t: t.detach().cpu().numpy(), lambda t: t.numpy(force=True),
+                            lambda t: np.asarray(t.detach()), lambda t: t.detach(), lambda t: t.cpu().numpy(),
+                            lambda t: t.detach().tolist()],
     checks.check_graph_of_expression: [GRAPH[:-1],  # a's node once, as drawn: print_graph reaches it twice
                                        ["SumBackward0", "AddBackward0", "MulBackward0"] + GRAPH[3:],
                                        ["SumBackward0", "MulBackward0", "AccumulateGrad", "AddBackward0",
@@ -184,6 +185,10 @@ def test_plain_numpy_call_fails_on_a_tensor_that_requires_grad_and_is_reported()
     """The mistake the exercise is about: t.numpy() raises, and the check says so instead of crashing."""
     verdict = checks.check_to_numpy(lambda t: t.numpy())
     assert verdict.status == "wrong" and "RuntimeError" in verdict.message
+
+
+def test_an_array_that_shares_the_tensors_memory_is_named():
+    assert "shares the tensor's memory" in checks.check_to_numpy(lambda t: t.detach().numpy()).message
 
 
 def test_autograd_inside_the_hand_derivation_is_named():

@@ -75,21 +75,26 @@ def check_gradient_in_chunks(gradient_in_chunks):
 @self_check
 @keeps_random_state
 def check_to_numpy(to_numpy):
-    """``to_numpy(t)`` returns a NumPy array with ``t``'s values for any tensor, even one that requires grad."""
+    """``to_numpy(t)`` returns a NumPy array with ``t``'s values for any tensor, even one that requires grad, that
+    is safe to write into: it does not share memory with ``t``."""
     w = torch.tensor([[1.5, -2.0, 0.25]], requires_grad=True)
     tensors = (w, w * 2, torch.arange(3), torch.tensor(7.5, dtype=torch.float64, requires_grad=True),
                torch.tensor([True, False]), torch.ones(2, 3, dtype=torch.float64).t())
     for tensor in tensors:
+        before = tensor.detach().clone()
         array = to_numpy(tensor)
         if not isinstance(array, np.ndarray):
             return wrong(f"for a tensor of shape {tuple(tensor.shape)} you returned a {type(array).__name__}, "
                          "not a numpy.ndarray.")
-        if array.shape != tuple(tensor.shape) or not np.array_equal(array, tensor.detach().cpu().numpy()):
+        if array.shape != tuple(tensor.shape) or not np.array_equal(array, before.numpy()):
             return wrong(f"for a tensor of shape {tuple(tensor.shape)} and dtype {tensor.dtype} the array does not "
                          "hold the tensor's values (or has another shape).")
+        if array.size and np.shares_memory(array, tensor.detach().numpy()):
+            return wrong("the array shares the tensor's memory: writing into it would change the tensor behind "
+                         "autograd's back, as in the demo above. Return an array of its own.")
     if w.grad is not None or not w.requires_grad:
         return wrong("converting must not change the tensor or run backward().")
-    return right("detach first (and .cpu() for a GPU tensor), then .numpy().")
+    return right("out of the graph, onto the CPU, and into memory of its own.")
 
 
 # ---------------------------------------------------------------- exercises
