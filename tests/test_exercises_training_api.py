@@ -26,7 +26,7 @@ class ClassifierModule(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.hidden, self.output, self.log_softmax = nn.Linear(2, 32), nn.Linear(32, 3), nn.LogSoftmax(dim=-1)
+        self.hidden, self.output, self.log_softmax = nn.Linear(2, 16), nn.Linear(16, 3), nn.LogSoftmax(dim=-1)
 
     def forward(self, x):
         return self.log_softmax(self.output(torch.relu(self.hidden(x))))
@@ -46,7 +46,15 @@ def test_log_softmax_classifier_wrong():
     assert check_log_softmax_classifier(classifier(nn.Identity())).status == "wrong"
     assert check_log_softmax_classifier(classifier(nn.LogSoftmax())).status == "wrong"  # dim not chosen
     linear = nn.Sequential(nn.Linear(2, 16), nn.Linear(16, 3), nn.LogSoftmax(dim=-1))  # the ReLU forgotten
-    assert "linear" in check_log_softmax_classifier(linear).message
+    assert "ReLU" in check_log_softmax_classifier(linear).message
+    relu_last = nn.Sequential(nn.Linear(2, 16), nn.Linear(16, 3), nn.ReLU(), nn.LogSoftmax(dim=-1))
+    assert "between" in check_log_softmax_classifier(relu_last).message
+    tanh = nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 3), nn.LogSoftmax(dim=-1))
+    assert "ReLU" in check_log_softmax_classifier(tanh).message
+    assert "16 units" in check_log_softmax_classifier(classifier(nn.LogSoftmax(dim=-1), hidden=32)).message
+    deeper = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 3),
+                           nn.LogSoftmax(dim=-1))
+    assert check_log_softmax_classifier(deeper).status == "wrong"
     assert check_log_softmax_classifier(...).status == "not attempted"
 
 

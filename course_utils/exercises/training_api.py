@@ -58,13 +58,26 @@ def check_log_softmax_classifier(classifier) -> Verdict:
         return wrong("end the model in nn.LogSoftmax(dim=...), so that it returns log-probabilities for NLLLoss.")
     if last.dim is None:
         return wrong("choose dim explicitly: nn.LogSoftmax(dim=...) over the dimension that holds the classes.")
+    linears = [m for m in classifier.modules() if isinstance(m, nn.Linear)]
+    shapes = [(m.in_features, m.out_features) for m in linears]
+    if shapes != [(2, 16), (16, 3)]:
+        return wrong(f"the model's Linear layers are {shapes}; one hidden layer of 16 units means "
+                     "nn.Linear(2, 16), a ReLU, then nn.Linear(16, 3).")
+    order = list(classifier) if isinstance(classifier, nn.Sequential) else []
+    if all(any(m is linear for m in order) for linear in linears):  # a flat nn.Sequential: check the order too
+        first, second = (next(k for k, m in enumerate(order) if m is linear) for linear in linears)
+        if not any(isinstance(m, nn.ReLU) for m in order[first + 1:second]):
+            return wrong("put the ReLU between the two Linear layers: it is the hidden layer's activation.")
     with torch.random.fork_rng(devices=[]):
         X, labels = blobs(4, seed=123)
         was_training = classifier.training
         classifier.eval()
         try:
-            with torch.no_grad():
+            with torch.no_grad(), CallsTo("relu") as spy:
                 out = classifier(X)
+            if not spy.called:
+                return wrong("the hidden layer needs a ReLU (nn.ReLU() between the two Linear layers).")
+            with torch.no_grad():
                 if out.shape != (len(X), 3):
                     return wrong(f"for a batch of {len(X)} points with 2 features the output should be {len(X)} × 3 "
                                  f"(one score per class); yours is {tuple(out.shape)}.")
