@@ -84,44 +84,73 @@ def _line(part: ast.AST, node: ast.AST) -> str:
 
 
 # Names a notebook has no reason to use unless it reaches for the grading machinery in its kernel:
-# the checks' and the grader's modules, sys.modules, frames, trace hooks, torch's mode stacks and
-# operator registry, code built from strings. (A scratch cell's gc.collect() or inspect.getsource()
-# is not among them: the honest corpus uses both.)
+# the checks' and the grader's modules, sys.modules, frames, functions' insides, trace hooks, torch's
+# mode stacks and operator registry, code built from strings. (A scratch cell's gc.collect(),
+# inspect.getsource(), self.__dict__ or self.__class__.__name__ is not among them: the honest corpus
+# uses them all.)
 TAMPERING_NAMES = {"homework_checks", "_python_dispatch", "_disable_current_modes", "TorchDispatchMode",
                    "TorchFunctionMode", "__torch_dispatch__", "_getframe", "currentframe", "getouterframes",
                    "f_back", "f_locals", "f_globals", "tb_frame", "get_referrers", "settrace", "setprofile",
-                   "exec", "eval", "compile", "__import__", "importlib", "ctypes", "builtins", "safetensors"}
+                   "exec", "eval", "compile", "__import__", "importlib", "ctypes", "builtins", "safetensors",
+                   "__globals__", "__code__", "__closure__", "__defaults__", "__kwdefaults__", "__setattr__",
+                   "__subclasses__", "__builtins__"}
+GRADING_MODULES = ("homework_checks", "course_utils.grading")
+INSPECT_FRAMES = {"stack", "trace", "getargvalues", "getframeinfo", "getouterframes", "getinnerframes"}
 
 
-def tampering(sources: Iterable[tuple[str, str]]) -> list[str]:
-    """Evidence (``"cell: name"``) of the student's cells reaching for the grading machinery (see above)."""
-    evidence = []
+def tampering(sources: Iterable[tuple[str, str]], checks: Iterable[str] = ()) -> list[str]:
+    """Evidence (``"cell: what"``) of the student's cells reaching for the grading machinery (see above).
+
+    ``checks``: the names of the checks the notebook imports; reading an attribute of one (its probe,
+    its judgement) is such a reach, calling it is not.
+    """
+    checks = set(checks)
+    parsed = []
     for cell, source in sources:
         try:
-            tree = ast.parse(source)
+            parsed.append((cell, ast.parse(source)))
         except SyntaxError:
             continue
+    aliases = {"sys": "sys", "inspect": "inspect"}
+    aliases.update({alias.asname: alias.name for _, tree in parsed for node in ast.walk(tree)
+                    if isinstance(node, ast.Import) for alias in node.names
+                    if alias.name in ("sys", "inspect") and alias.asname})
+    evidence = []
+    for cell, tree in parsed:
         for node in ast.walk(tree):
-            name = None
+            what = None
             if isinstance(node, ast.Attribute):
-                name = node.attr
-                if name == "modules" and isinstance(node.value, ast.Name) and node.value.id == "sys":
-                    name = "sys.modules"
-                elif name == "library" and isinstance(node.value, ast.Name) and node.value.id == "torch":
-                    name = "torch.library"
-            elif isinstance(node, ast.Name):
-                name = node.id
+                owner = node.value.id if isinstance(node.value, ast.Name) else None
+                if node.attr in TAMPERING_NAMES:
+                    what = node.attr
+                elif node.attr == "modules" and aliases.get(owner) == "sys":
+                    what = "sys.modules"
+                elif node.attr in INSPECT_FRAMES and aliases.get(owner) == "inspect":
+                    what = f"inspect.{node.attr}"
+                elif node.attr == "library" and owner in ("torch", "th"):
+                    what = "torch.library"
+                elif owner in checks:
+                    what = f"{owner}.{node.attr}"
+            elif isinstance(node, ast.Name) and node.id in TAMPERING_NAMES:
+                what = node.id
             elif isinstance(node, (ast.Import, ast.ImportFrom)):
                 modules = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
-                modules += [alias.name for alias in node.names]
-                hit = [m for m in modules if set(m.split(".")) & (TAMPERING_NAMES | {"grading", "library"})]
-                name = hit[0] if hit else None
-            elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in TAMPERING_NAMES:
-                name = node.value
+                if isinstance(node, ast.ImportFrom):
+                    modules += [f"{node.module}.{alias.name}" for alias in node.names]
+                hit = [m for m in modules if set(m.split(".")) & TAMPERING_NAMES or m in ("torch.library", "sys.modules")
+                       or any(grading in m for grading in GRADING_MODULES)]
+                what = hit[0] if hit else None
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str) and (
+                    node.value in TAMPERING_NAMES or any(grading in node.value for grading in GRADING_MODULES)):
+                what = repr(node.value[:60])
             elif isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__class__"
                                                       for t in node.targets):
-                name = "__class__ ="
-            if name in TAMPERING_NAMES or name in ("sys.modules", "torch.library", "__class__ =") \
-                    or (isinstance(node, (ast.Import, ast.ImportFrom)) and name):
-                evidence.append(f"{cell}: {name}")
+                what = "__class__ ="
+            elif isinstance(node, ast.Assign) and any(
+                    isinstance(t, ast.Attribute) and t.attr.startswith("__") and isinstance(t.value, ast.Name)
+                    and t.value.id != "self" for t in node.targets):
+                target = next(t for t in node.targets if isinstance(t, ast.Attribute))
+                what = f"{ast.unparse(target)} = ... (a class patched after its definition)"
+            if what:
+                evidence.append(f"{cell}: {what}")
     return sorted(set(evidence))

@@ -278,7 +278,7 @@ class JudgedExecute(Execute):
                 flags.append(f"{call.check.name}({start}) passed, but {start} reaches a forbidden function: "
                              + "; ".join(evidence[:3]))
         students = [(name, source) for (name, source), cell in zip(sources, code_cells) if not utils.is_locked(cell)]
-        evidence = tampering(students)
+        evidence = tampering(students, self._checks)
         if evidence and self._passed:
             flags.append("tests passed in a notebook that reaches for the grading machinery in its kernel "
                          "(observations its probes report could be forged): " + "; ".join(evidence[:5]))
