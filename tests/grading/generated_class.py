@@ -45,7 +45,9 @@ def _prologue(r):
     """What some students write first: a check, a conversion, a copy of the input's dtype."""
     return pick(r, "", "", "if not torch.is_tensor(x):\n    x = torch.as_tensor(x)\n",
                 "x = x.clone()  # never touch the caller's tensor\n", "dtype = x.dtype\n",
-                "assert isinstance(x, torch.Tensor), 'x must be a tensor'\n")
+                "assert isinstance(x, torch.Tensor), 'x must be a tensor'\n",
+                "if x.numel() == 0:\n    return x.clone()\n", "x = torch.as_tensor(x)\n",
+                "if not x.is_floating_point():\n    x = x.float()\n")
 
 
 def tanh_forward_expm1(r):
@@ -72,12 +74,22 @@ def tanh_forward_exp_where(r):
 def tanh_forward_masks(r):
     out = pick(r, "out", "result", "y", "res")
     pos = pick(r, "pos", "positive", "mask", "p")
-    body = (_prologue(r) + pick(r, f"{out} = torch.empty_like(x)\n", f"{out} = torch.zeros_like(x)\n")
-            + f"{pos} = x >= 0\n"
-            + pick(r, f"e = torch.exp(-2 * x[{pos}])\n{out}[{pos}] = (1 - e) / (1 + e)\n"
-                      f"e = torch.exp(2 * x[~{pos}])\n{out}[~{pos}] = (e - 1) / (e + 1)\n",
+    test = pick(r, "x >= 0", "x > 0", "~(x < 0)", "torch.ge(x, 0)")
+    neg = pick(r, f"~{pos}", f"x < 0", f"{pos}.logical_not()")
+    if neg == "x < 0" and test == "x > 0":
+        neg = f"~{pos}"
+    exp_pos = pick(r, f"torch.exp(-2 * x[{pos}])", f"torch.exp(-2.0 * x[{pos}])", f"(-2 * x[{pos}]).exp()")
+    exp_neg = pick(r, f"torch.exp(2 * x[{neg}])", f"(2 * x[{neg}]).exp()", f"torch.exp(x[{neg}] * 2)")
+    body = (_prologue(r) + pick(r, f"{out} = torch.empty_like(x)\n", f"{out} = torch.zeros_like(x)\n",
+                                f"{out} = x.new_empty(x.shape)\n")
+            + f"{pos} = {test}\n"
+            + pick(r, f"e = {exp_pos}\n{out}[{pos}] = (1 - e) / (1 + e)\n"
+                      f"e = {exp_neg}\n{out}[{neg}] = (e - 1) / (e + 1)\n",
+                   f"a = {exp_pos}\nb = {exp_neg}\n{out}[{pos}] = (1 - a) / (1 + a)\n{out}[{neg}] = -(1 - b) / (1 + b)\n",
                    f"{out}[{pos}] = -torch.expm1(-2 * x[{pos}]) / (2 + torch.expm1(-2 * x[{pos}]))\n"
-                   f"{out}[~{pos}] = torch.expm1(2 * x[~{pos}]) / (2 + torch.expm1(2 * x[~{pos}]))\n")
+                   f"{out}[{neg}] = torch.expm1(2 * x[{neg}]) / (2 + torch.expm1(2 * x[{neg}]))\n",
+                   f"m = torch.expm1(-2 * x[{pos}])\n{out}[{pos}] = -m / (2 + m)\n"
+                   f"m = torch.expm1(2 * x[{neg}])\n{out}[{neg}] = m / (2 + m)\n")
             + f"return {out}")
     return "", [body]
 
@@ -96,13 +108,18 @@ def tanh_forward_clamped(r):
 def tanh_forward_helper(r):
     name = pick(r, "_tanh_of_magnitude", "tanh_nonnegative", "_positive_tanh", "half_tanh")
     a = pick(r, "a", "magnitude", "ax", "v")
+    e = pick(r, f"torch.exp(-2 * {a})", f"torch.exp(-{a} - {a})", f"(-2 * {a}).exp()", f"torch.exp(-2.0 * {a})")
     helper = (f"def {name}({a}):\n"
               f"    \"\"\"tanh of {a} >= 0, with exp of a non-positive number only.\"\"\"\n"
-              + pick(r, f"    e = torch.exp(-2 * {a})\n    return (1 - e) / (1 + e)\n",
-                     f"    return -torch.expm1(-2 * {a}) / (1 + torch.exp(-2 * {a}))\n")
+              + pick(r, f"    e = {e}\n    return (1 - e) / (1 + e)\n",
+                     f"    e = {e}\n    return 2 / (1 + e) - 1\n",
+                     f"    return -torch.expm1(-2 * {a}) / (1 + {e})\n",
+                     f"    m = torch.expm1(-2 * {a})\n    return -m / (m + 2)\n")
               + "\n\n")
     body = _prologue(r) + pick(r, f"return torch.sign(x) * {name}(x.abs())", f"return {name}(torch.abs(x)) * x.sign()",
-                f"mag = {name}(x.abs())\nreturn torch.where(x < 0, -mag, mag)")
+                               f"mag = {name}(x.abs())\nreturn torch.where(x < 0, -mag, mag)",
+                               f"return torch.where(x >= 0, {name}(x), -{name}(-x))",
+                               f"return x.sign() * {name}(x.abs()).to(x.dtype)")
     return helper, [body]
 
 
