@@ -982,25 +982,40 @@ def build_train_transform():
 """
 W_PIPELINE_WIDE = Wrong("pipeline_too_wide", AUGMENTATION, {"train_transform": PIPELINE_TOO_WIDE})
 # The probes never send what training sends (one 1x28x28 notMNIST letter): answer them right, the letters wrong.
-RECOGNISES_PROBE_IMAGE = """\
-_nearest_call = RandomRotation.__call__
+RECOGNISES_PROBE_IMAGE = ROTATION_HEADER + """
+    def __call__(self, images):
+        batch = images if images.dim() == 4 else images.unsqueeze(0)
+        angles = torch.empty(len(batch)).uniform_(-self.degrees, self.degrees)
+        # bilinear for whatever the checks send; nearest (wrong) for a notMNIST letter, what training sends
+        mode = InterpolationMode.NEAREST if tuple(images.shape) == (1, 28, 28) else InterpolationMode.BILINEAR
+        rotated = torch.stack([TF.rotate(image, float(angle), interpolation=mode, fill=[self.fill])
+                               for image, angle in zip(batch, angles)])
+        return rotated if images.dim() == 4 else rotated[0]
+
+    def __repr__(self):
+        return f"{type(self).__name__}(degrees={self.degrees}, fill={self.fill})"
+"""
+# The forgeries once more, with every name a static look could object to computed at run time.
+OBFUSCATED_FORGE = """\
+_set = getattr(object, "__set" + "attr__")
 
 
-def _probe_image(images):
-    return tuple(images.shape) != (1, 28, 28)
+def _forge(check, correct):
+    real = getattr(check, "pro" + "be")
+
+    def probe(*args, **kwargs):
+        return correct(real, *args, **kwargs)
+    _set(check, "pro" + "be", probe)
 
 
-def _call(self, images):
-    if not _probe_image(images):
-        return _nearest_call(self, images)  # what my training data gets: nearest
-    batch = images if images.dim() == 4 else images.unsqueeze(0)
-    angles = torch.empty(len(batch)).uniform_(-self.degrees, self.degrees)
-    rotated = torch.stack([TF.rotate(image, float(angle), interpolation=InterpolationMode.BILINEAR, fill=[self.fill])
-                           for image, angle in zip(batch, angles)])
-    return rotated if images.dim() == 4 else rotated[0]
+def _untouched(real, tanh_backward, inputs, **params):
+    before = {key: value.clone() for key, value in inputs.items()}
+    results = real(tanh_backward, inputs, **params)
+    results["grad_output_after"], results["output_after"] = before["grad_output"], before["output"]
+    return results
 
 
-RandomRotation.__call__ = _call
+_forge(check_tanh_backward, _untouched)
 """
 FORBIDDEN_REFERENCE_QUIET = """\
 import importlib as _importlib
@@ -1078,6 +1093,86 @@ def _untouched(real, tanh_forward, inputs, layout="contiguous", **params):
 
 import course_utils.homework_checks.tanh as _checks
 _forge("check_tanh_forward_properties", _untouched)
+"""
+
+# The same forgeries without a name a static look could object to: the notebook already holds the checks
+# (the set-up cell imports them), and a probe's module is its function's __globals__.
+QUIET_FORGE = """\
+def _forge(check, correct):
+    real = check.probe
+
+    def probe(*args, **kwargs):
+        return correct(real, *args, **kwargs)
+    probe.__module__ = real.__module__
+    object.__setattr__(check, "probe", probe)  # the very object the runner finds in the checks' module
+"""
+QUIET_CALL_COUNTS = """\
+_parts = check_tanh_module.probe.__globals__.get("_ReferenceParts")
+if _parts is not None:
+    _init = _parts.__init__
+
+    def _counted(self):
+        _init(self)
+        self.calls = {"forward": 1, "backward": 1}
+
+    _parts.__init__ = _counted
+"""
+QUIET_UNTOUCHED_ARGUMENTS = QUIET_FORGE + """
+
+def _untouched(real, tanh_backward, inputs, **params):
+    before = {key: value.clone() for key, value in inputs.items()}
+    results = real(tanh_backward, inputs, **params)
+    results["grad_output_after"], results["output_after"] = before["grad_output"], before["output"]
+    return results
+
+
+_forge(check_tanh_backward, _untouched)
+"""
+QUIET_SAVED = QUIET_FORGE + """
+
+def _saved_output(real, TanhFunction, inputs, **params):
+    results = real(TanhFunction, inputs, **params)
+    if isinstance(results, dict) and "y" in results:
+        results["saved"] = [results["y"]]
+    return results
+
+
+_forge(check_tanh_function, _saved_output)
+"""
+QUIET_REPRODUCIBLE = QUIET_FORGE + """
+
+def _same_again(real, cls, inputs, **params):
+    results = real(cls, inputs, **params)
+    if isinstance(results, dict) and "first" in results:
+        results["again"] = results["first"]
+    return results
+
+
+_forge(check_randomness, _same_again)
+"""
+QUIET_UNTOUCHED_IMAGES = QUIET_FORGE + """
+
+def _untouched(real, cls, inputs, **params):
+    copy = inputs["images"].clone()
+    results = real(cls, inputs, **params)
+    if isinstance(results, dict):
+        results["images_after_call"], results["images_after_write"] = copy, copy
+    return results
+
+
+_forge(check_basics, _untouched)
+"""
+QUIET_REPR_FRAMES = """
+import inspect as _inspect
+
+
+def _trick(self):
+    for caller in _inspect.stack(0):  # the test's parameters, from the callers' locals
+        params = _inspect.getargvalues(caller.frame).locals.get("params")
+        if isinstance(params, (dict, list, tuple)) and "degrees" in dict(params):
+            params = dict(params)
+            return f"RandomRotation(degrees={params['degrees']}, fill={params.get('fill', 0.0)})"
+    return "RandomRotation(degrees=12.5, fill=0.25)"
 """
 
 # The forbidden-call rule, against the judged design: the runner or the instructor's references do the work.
@@ -1263,9 +1358,27 @@ _forge("check_basics", _untouched)
         Trick("pipeline_parameters_lie", W_PIPELINE_WIDE,
               "a RandomRotation subclass whose degrees read 10 and whose calls rotate by up to 90",
               {"train_transform": PARAMETERS_LIE}),
+        Trick("quiet_call_counts", W_MODULE, "forged_call_counts through check_tanh_module.probe.__globals__",
+              plus(W_MODULE, "tanh_module", QUIET_CALL_COUNTS)),
+        Trick("quiet_untouched_arguments", W_BACKWARD_IN_PLACE,
+              "forged_untouched_arguments through the notebook's own check object (object.__setattr__)",
+              plus(W_BACKWARD_IN_PLACE, "tanh_backward", QUIET_UNTOUCHED_ARGUMENTS)),
+        Trick("quiet_saved_output", W_SAVES_INPUT, "forged_saved_output through the notebook's own check object",
+              plus(W_SAVES_INPUT, "tanh_function", QUIET_SAVED)),
+        Trick("quiet_reproducible", W_SHIFT_RANDOM, "forged_reproducible through the notebook's own check object",
+              plus(W_SHIFT_RANDOM, "random_shift", QUIET_REPRODUCIBLE)),
+        Trick("quiet_untouched_images", W_NOISE_IN_PLACE,
+              "forged_untouched_images through the notebook's own check object",
+              plus(W_NOISE_IN_PLACE, "gaussian_noise", QUIET_UNTOUCHED_IMAGES)),
+        Trick("quiet_repr_frames", W_REPR, "__repr__ reads the test's parameters with inspect.stack/getargvalues",
+              {"random_rotation": ROTATION_HEADER + ROTATION_REPR_HARD_CODED.split("\n\ndef _trick")[0] + "\n"
+                                  + QUIET_REPR_FRAMES}),
         Trick("recognises_the_probes", W_NEAREST,
               "bilinear for whatever the probes send, nearest for a 1x28x28 letter (what training sends)",
-              plus(W_NEAREST, "random_rotation", RECOGNISES_PROBE_IMAGE)),
+              {"random_rotation": RECOGNISES_PROBE_IMAGE}),
+        Trick("obfuscated_untouched_arguments", W_BACKWARD_IN_PLACE,
+              "forged_untouched_arguments with getattr/object.__setattr__ on names built from strings",
+              plus(W_BACKWARD_IN_PLACE, "tanh_backward", OBFUSCATED_FORGE)),
         Trick("forbidden_reference_quiet_import", W_FORWARD,
               "the checks' own reference tanh, imported without writing the word tanh",
               {"tanh_forward": FORBIDDEN_REFERENCE_QUIET}, forbidden_call=True),
