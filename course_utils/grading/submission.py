@@ -115,7 +115,7 @@ def grade_submission(course: Path, assignment: str, student: str, options: Gradi
         flags += [f"{name} {flag}" for flag in report.get("flags", [])]
         notes += [f"{name} {note}" for note in report.get("notes", [])]
     if flags:
-        detail = "forbidden calls in code whose tests passed (points are the tests', for review): " + "; ".join(flags)
+        detail = "for review (points are the tests'): " + "; ".join(flags)
         return result("flagged", auto_score=sum(scores.values()), cell_scores=scores, detail=detail[:DETAIL_LENGTH])
     missing = sorted(expected.keys() - present)
     detail = "; ".join([f"missing {', '.join(missing)}"] * bool(missing) + notes)

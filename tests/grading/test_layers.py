@@ -14,6 +14,7 @@ LAYERS = {
     "course_utils.homework_checks": ["nbgrader", "course_utils.grading"],
     "course_utils.homework_checks.tanh": ["nbgrader", "course_utils.grading"],
     "course_utils.homework_checks.augmentation": ["nbgrader", "course_utils.grading"],
+    "course_utils.homework_checks.runner": ["nbgrader", "course_utils.grading"],
 }
 
 

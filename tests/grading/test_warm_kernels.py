@@ -290,12 +290,9 @@ def graded(released, tmp_path_factory):
     return runs
 
 
-# These two import torch themselves, which this tiny course's instructor cells do not: in a
-# fresh kernel torch is not loaded yet when the grading guard records the originals, in a warm
-# kernel it is (preloaded), so the guard sees (and notes) a_leaks' patch of torch.add only there,
-# and the rows' details differ. Homework 1 and 2 import torch in their instructor cells, where
-# the two kernels agree: benchmark_autograde.py compares their grades.
-PRELOAD_SENSITIVE = {"a_leaks", "b_checks_for_leaks"}
+# The grading guard that once noted a_leaks' patch of torch.add only where torch was preloaded is
+# gone (test cells are judged outside the kernel): every row must agree.
+PRELOAD_SENSITIVE: set[str] = set()
 
 
 def test_warm_workers_grade_as_the_pipeline_does(graded):
@@ -310,7 +307,7 @@ def test_warm_workers_grade_as_the_pipeline_does(graded):
 def test_a_submission_never_sees_the_one_graded_before_it(graded):
     """b_checks_for_leaks, graded right after a_leaks by the same worker, finds nothing of it: full points."""
     _, results = graded["warm"]
-    assert results["a_leaks"].status in ("graded", "flagged")  # it ran (the tamper check may flag the patching)
+    assert results["a_leaks"].status in ("graded", "flagged")  # it ran (the static look may flag the patching)
     assert results["b_checks_for_leaks"].status == "graded"
     assert results["b_checks_for_leaks"].auto_score == 2
 
