@@ -143,3 +143,15 @@ def test_release_test_cells_are_the_visible_part_of_the_source(graded):
             for region in cell.source.split("### BEGIN SOLUTION")[1:]:
                 solution = region.split("### END SOLUTION")[0].strip()
                 assert solution not in release_source, f"released {meta['grade_id']} holds its solution"
+
+
+def test_the_optional_experiment_is_skipped_while_grading(graded):
+    """Does NBGRADER_EXECUTION reach the grading kernel, so that a correct notebook's optional training
+    experiment is skipped and leaves no error in the graded notebook?"""
+    course, _ = graded
+    notebook = nbformat.read(course / "autograded" / "source_as_is" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    errors = [(index, output.ename) for index, cell in enumerate(notebook.cells) if cell.cell_type == "code"
+              for output in cell.get("outputs", []) if output.output_type == "error"]
+    assert not errors
+    experiment = [cell for cell in notebook.cells if "RUN_EXPERIMENT" in cell.source and "train_and_validate" in cell.source]
+    assert experiment and not any(cell.get("outputs") for cell in experiment)
