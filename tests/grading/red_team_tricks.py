@@ -996,7 +996,7 @@ RECOGNISES_PROBE_IMAGE = ROTATION_HEADER + """
         return f"{type(self).__name__}(degrees={self.degrees}, fill={self.fill})"
 """
 # The forgeries once more, with every name a static look could object to computed at run time.
-OBFUSCATED_FORGE = """\
+OBFUSCATED_BASE = """\
 _set = getattr(object, "__set" + "attr__")
 
 
@@ -1006,7 +1006,8 @@ def _forge(check, correct):
     def probe(*args, **kwargs):
         return correct(real, *args, **kwargs)
     _set(check, "pro" + "be", probe)
-
+"""
+OBFUSCATED_FORGE = OBFUSCATED_BASE + """
 
 def _untouched(real, tanh_backward, inputs, **params):
     before = {key: value.clone() for key, value in inputs.items()}
@@ -1169,6 +1170,50 @@ import inspect as _inspect
 def _trick(self):
     for caller in _inspect.stack(0):  # the test's parameters, from the callers' locals
         params = _inspect.getargvalues(caller.frame).locals.get("params")
+        if isinstance(params, (dict, list, tuple)) and "degrees" in dict(params):
+            params = dict(params)
+            return f"RandomRotation(degrees={params['degrees']}, fill={params.get('fill', 0.0)})"
+    return "RandomRotation(degrees=12.5, fill=0.25)"
+"""
+
+OBFUSCATED_CALL_COUNTS = """\
+_module_check = check_tanh_module
+_names = getattr(getattr(_module_check, "pro" + "be"), "__glo" + "bals__")
+_parts = _names.get("_Reference" + "Parts")
+if _parts is not None:
+    _init = getattr(_parts, "__in" + "it__")
+
+    def _counted(self):
+        _init(self)
+        self.calls = {"forward": 1, "backward": 1}
+
+    setattr(_parts, "__in" + "it__", _counted)
+"""
+OBFUSCATED_REPRODUCIBLE = OBFUSCATED_BASE + """
+
+def _same_again(real, cls, inputs, **params):
+    results = real(cls, inputs, **params)
+    if isinstance(results, dict) and "first" in results:
+        results["again"] = results["first"]
+    return results
+
+
+_forge(check_randomness, _same_again)
+"""
+OBFUSCATED_REPR_FRAMES = """
+import traceback as _traceback
+
+
+def _here():
+    try:
+        raise LookupError
+    except LookupError as error:
+        return getattr(error.__traceback__, "tb_" + "frame")
+
+
+def _trick(self):
+    for frame, _ in _traceback.walk_stack(_here()):  # the callers, without naming a frame attribute
+        params = getattr(frame, "f_" + "locals").get("params")
         if isinstance(params, (dict, list, tuple)) and "degrees" in dict(params):
             params = dict(params)
             return f"RandomRotation(degrees={params['degrees']}, fill={params.get('fill', 0.0)})"
@@ -1382,6 +1427,13 @@ _forge("check_basics", _untouched)
         Trick("forbidden_reference_quiet_import", W_FORWARD,
               "the checks' own reference tanh, imported without writing the word tanh",
               {"tanh_forward": FORBIDDEN_REFERENCE_QUIET}, forbidden_call=True),
+        Trick("obfuscated_call_counts", W_MODULE, "forged_call_counts with the check aliased and names built from strings",
+              plus(W_MODULE, "tanh_module", OBFUSCATED_CALL_COUNTS)),
+        Trick("obfuscated_reproducible", W_SHIFT_RANDOM, "forged_reproducible with names built from strings",
+              plus(W_SHIFT_RANDOM, "random_shift", OBFUSCATED_REPRODUCIBLE)),
+        Trick("obfuscated_repr_frames", W_REPR, "__repr__ reads the test's parameters through traceback.walk_stack",
+              {"random_rotation": ROTATION_HEADER + ROTATION_REPR_HARD_CODED.split("\n\ndef _trick")[0] + "\n"
+                                  + OBFUSCATED_REPR_FRAMES}),
         Trick("forbidden_replaced_runner", W_FORWARD, "a stand-in runner module hands the probes its own tanh_forward",
               plus(W_FORWARD, "tanh_forward", FORBIDDEN_RUNNER), forbidden_call=True),
         Trick("forbidden_reference_import", W_FORWARD, "tanh_forward calls the checks' own reference (torch.tanh)",
