@@ -216,23 +216,35 @@ def test_temperature_for_top_probability(capsys):
 
 # --- exercise 4: max(x1, x2) with one hidden ReLU layer ----------------------------------------------------------
 
-def hand_set(weight, output_weight):
+def hand_set(weight, output_weight, bias=None, output_bias=0.0):
     weight = torch.tensor(weight)
     net = nn.Sequential(nn.Linear(2, len(weight)), nn.ReLU(), nn.Linear(len(weight), 1))
     with torch.no_grad():
         net[0].weight.copy_(weight)
-        net[0].bias.zero_()
+        net[0].bias.copy_(torch.tensor(bias) if bias is not None else torch.zeros(len(weight)))
         net[2].weight.copy_(torch.tensor([output_weight]))
-        net[2].bias.zero_()
+        net[2].bias.fill_(output_bias)
     return net
 
 
 @pytest.mark.parametrize("net", [
     hand_set([[1.0, -1.0], [0.0, 1.0], [0.0, -1.0]], [1.0, 1.0, -1.0]),  # ReLU(a - b) + ReLU(b) - ReLU(-b)
     hand_set([[1.0, 1.0], [-1.0, -1.0], [1.0, -1.0], [-1.0, 1.0]], [0.5, -0.5, 0.5, 0.5]),  # (a+b)/2 + |a-b|/2
-], ids=["three units", "four units"])
+    # biases that cancel: ReLU(b + 5) - ReLU(-b - 5) - 5 = b for every b
+    hand_set([[1.0, -1.0], [0.0, 1.0], [0.0, -1.0]], [1.0, 1.0, -1.0], bias=[0.0, 5.0, -5.0], output_bias=-5.0),
+    hand_set([[1.0, -1.0], [0.0, 1.0], [0.0, -1.0]], [1.0, 1.0, -1.0]).double(),  # float64 weights
+], ids=["three units", "four units", "cancelling biases", "float64"])
 def test_max_network_right(net):
     assert check_max_network(net).passed
+
+
+def test_max_network_shifted_by_a_bias_is_not_exact():
+    """Is a two-unit net that passes b on as ReLU(b + 100) - 100 (right only for b > -100) rejected?"""
+    shifted = hand_set([[1.0, -1.0], [0.0, 1.0]], [1.0, 1.0], bias=[0.0, 100.0], output_bias=-100.0)
+    verdict = check_max_network(shifted)
+    assert verdict.status == "wrong" and "every input" in verdict.message
+    huge_shift = hand_set([[1.0, -1.0], [0.0, 1.0]], [1.0, 1.0], bias=[0.0, 1e6], output_bias=-1e6)
+    assert check_max_network(huge_shift).status == "wrong"
 
 
 def test_max_network_wrong():

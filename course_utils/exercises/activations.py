@@ -6,6 +6,8 @@ printing the expected answer.
 """
 from __future__ import annotations
 
+import copy
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -194,14 +196,21 @@ def check_max_network(net) -> Verdict:
         return wrong("build nn.Sequential(nn.Linear(2, h), nn.ReLU(), nn.Linear(h, 1)): one hidden ReLU layer.")
     if net[0].in_features != 2 or net[2].out_features != 1:
         return wrong("the network takes 2 inputs and returns 1 output.")
-    x = torch.cat([torch.randn(500, 2, generator=torch.Generator().manual_seed(1)) * 10,
-                   torch.tensor([[0.0, 0.0], [-3.0, -5.0], [2.0, 2.0], [-1.0, 4.0]])])
-    with torch.no_grad():
-        out = net(x).reshape(-1)
-    expected = x.max(dim=1).values
-    off = (out - expected).abs()
-    if not off.max() < 1e-4:
-        i = off.argmax().item()
-        return wrong(f"for x = {x[i].tolist()} your network returns {out[i].item():.4g}, "
-                     "which is not the larger of the two.")
+    near = torch.cat([torch.randn(500, 2, generator=torch.Generator().manual_seed(1)) * 10,
+                      torch.tensor([[0.0, 0.0], [-3.0, -5.0], [2.0, 2.0], [-1.0, 4.0]])])
+    # "exactly for every input": also far beyond any offset the biases could add (a bias that shifts a negative
+    # input positive works only down to minus that bias), in float64 so that the far points lose no digits
+    double = copy.deepcopy(net).double()
+    largest_bias = max([layer.bias.abs().max().item() for layer in (net[0], net[2]) if layer.bias is not None] + [0.0])
+    far = near.double() * 1e3 * (1 + largest_bias)
+    for x in (near.double(), far):
+        with torch.no_grad():
+            out = double(x).reshape(-1)
+        expected = x.max(dim=1).values
+        off = (out - expected).abs() / (1 + expected.abs())
+        if not off.max() < 1e-5:
+            i = off.argmax().item()
+            far_only = " It is right near 0 but not far from it: max must hold for every input." if x is far else ""
+            return wrong(f"for x = {x[i].tolist()} your network returns {out[i].item():.6g}, "
+                         f"which is not the larger of the two.{far_only}")
     return right(f"max(x1, x2) exactly, with {net[0].out_features} hidden units.")
