@@ -19,6 +19,7 @@ import nbformat
 import pytest
 
 from course_utils.grading import sandbox
+from course_utils.grading.markers import HIDDEN, MARKER, Markers
 from course_utils.grading.parallel import batch_processes
 from course_utils.grading.pipeline import GradingOptions, autograde, feedback, points, read_grades_csv, release
 from hostile_submissions import FULL, HOSTILE, Assignment
@@ -224,17 +225,13 @@ def test_feedback_of_every_submission_shows_no_hidden_test_source(battery):
 
 
 def hidden_test_lines(notebook) -> list[str]:
-    """The code lines of the hidden test regions, long enough to mean something, seen nowhere else."""
+    """The code lines of the test cells' hidden regions, long enough to mean something, seen nowhere else."""
+    markers = Markers()
     hidden, visible = set(), set()
     for cell in notebook.cells:
-        inside = False
-        for line in cell.source.splitlines():
-            if "BEGIN HIDDEN TESTS" in line:
-                inside = True
-            elif "END HIDDEN TESTS" in line:
-                inside = False
-            elif line.strip():
-                (hidden if inside else visible).add(line.strip())
+        for region, line in markers.regions(cell.source):
+            if region != MARKER and line.strip():
+                (hidden if region == HIDDEN else visible).add(line.strip())
     return sorted(line for line in hidden - visible if len(line) > 12 and not line.startswith("#"))
 
 
