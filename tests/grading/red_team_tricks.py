@@ -1434,6 +1434,10 @@ _forge("check_basics", _untouched)
         Trick("obfuscated_repr_frames", W_REPR, "__repr__ reads the test's parameters through traceback.walk_stack",
               {"random_rotation": ROTATION_HEADER + ROTATION_REPR_HARD_CODED.split("\n\ndef _trick")[0] + "\n"
                                   + OBFUSCATED_REPR_FRAMES}),
+        Trick("forgery_in_a_side_module", W_BACKWARD_IN_PLACE,
+              "forged_untouched_arguments in a helpers.py beside the notebook: the notebook only says `import helpers`",
+              plus(W_BACKWARD_IN_PLACE, "tanh_backward", "import helpers  # noqa: F401"),
+              files={"helpers.py": "import torch\n\n" + FORGE_UNTOUCHED_ARGUMENTS}),
         Trick("forbidden_replaced_runner", W_FORWARD, "a stand-in runner module hands the probes its own tanh_forward",
               plus(W_FORWARD, "tanh_forward", FORBIDDEN_RUNNER), forbidden_call=True),
         Trick("forbidden_reference_import", W_FORWARD, "tanh_forward calls the checks' own reference (torch.tanh)",
