@@ -59,17 +59,29 @@ NUM_FOLDS = 5
 FOLD_SEED = 0
 
 #: What --compare runs: the recipe and the variants it was chosen over (overrides of RECIPE).
-#: Mean validation accuracy over the five folds of the 4,000 development images of the real
-#: 5,000-image sample (trained on 3,200, validated on 800, five times: 4,000 validation answers),
-#: measured with one thread each under load (times are not comparable with a quiet machine).
-#: Filled in from the run recorded in lecture 07, section 10.
+#: Mean validation accuracy over folds of the 4,000 development images of the real 5,000-image
+#: sample (each model trained on 3,200 images, validated on 800), measured on 2026-12-06 with one
+#: thread per run on a shared, busy machine; only the folds named were run (time). One fold's
+#: number moves by about half a point between equally good settings: 25 epochs against 20 is within
+#: that noise (it had the higher mean and still fits lecture 07's time, so the recipe uses it);
+#: augmentation clearly helps; label smoothing made no measurable difference.
 CANDIDATES = {
-    "recipe": {},
-    "25 epochs": {"num_epochs": 25},
-    "batches of 128 at lr 4e-3 for 25 epochs": {"batch_size": 128, "lr": 4e-3, "num_epochs": 25},
-    "no augmentation": {"degrees": 0.0, "shift": 0.0, "scale": (1.0, 1.0)},
-    "no label smoothing": {"label_smoothing": 0.0},
+    "recipe": {},                                           # 25 epochs: 94.38 % (folds 0-3: 94.12, 95.38, 94.12, 93.88)
+    "20 epochs": {"num_epochs": 20},                        # 94.22 % (folds 0-3: 93.50, 95.00, 94.38, 94.00)
+    "no augmentation at 20 epochs": {"degrees": 0.0, "shift": 0.0, "scale": (1.0, 1.0), "num_epochs": 20},
+    #                                                              93.00 % (folds 0-1: 92.12, 93.88; 20 epochs: 94.25)
+    "no label smoothing at 20 epochs": {"label_smoothing": 0.0, "num_epochs": 20},
+    #                                                              94.25 % (folds 0-1: 94.12, 94.38; 20 epochs: 94.25)
+    "batches of 128 at lr 4e-3": {"batch_size": 128, "lr": 4e-3},  # 93.75 % (fold 0 only; recipe: 94.12)
 }
+# History. An earlier version of this script cut its five folds from all 5,000 images, and its
+# --compare split each fold's other four into train and validation: the lecture's test split was
+# its fold 4, and 576 of those 1,000 test images served as validation images in the comparison of
+# about twenty variants (network width and depth, augmentation strength, dropout, weight decay,
+# learning rate, batch size, epochs) that fixed the recipe's other settings. All of those variants
+# ended within about a point of each other. That comparison was discarded; the table above is the
+# choice made again on the development images only, and the recipe's remaining settings are the
+# earlier ones.
 
 
 def stratified_folds(labels: np.ndarray, num_folds: int = NUM_FOLDS, seed: int = FOLD_SEED) -> list[np.ndarray]:

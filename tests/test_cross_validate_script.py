@@ -113,7 +113,7 @@ def recorder(script, monkeypatch):
 
 def test_compare_gives_no_held_out_image_to_any_model(script, recorder, capsys):
     """--compare trains and validates on development images only; every one is validated exactly once."""
-    assert script.main(["--compare", "--candidates", "recipe,no augmentation"]) == 0
+    assert script.main(["--compare", "--candidates", "recipe,no augmentation at 20 epochs"]) == 0
     assert len(recorder.trained_on) == 10 and recorder.predicted_on == []
     for trained, validated in zip(recorder.trained_on, recorder.validated_on):
         assert trained | validated == recorder.development and not trained & validated
