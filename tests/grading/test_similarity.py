@@ -96,3 +96,14 @@ def test_matching_regions_point_at_the_shared_code():
     covered = "".join(codes["b"][start:end] for start, end in spans_b)
     assert "total + value * value" in covered and "[::-1]" not in covered
     assert spans_a
+
+
+@pytest.mark.parametrize("assignment", ["tanh", "augmentation"])
+def test_every_generated_solution_passes_the_homework_checks(assignment):
+    """Independent solutions and disguised copies are right: every test cell, hidden tests included, passes."""
+    rng = random.Random(21)
+    for index in range(6):
+        answers = generated_class.independent_answers(assignment, rng)
+        cells = generated_class.plant_copy(answers, rng) if index % 2 else list(answers.items())
+        notebook = generated_class.build_notebook(assignment, cells)
+        assert generated_class.failing_checks(assignment, notebook) == [], f"student {index}"
