@@ -119,8 +119,10 @@ hub: install
 release: install
 	$(BIN)/python -m course_utils.grading release
 
-# make collect                      submissions from the exchange (with their timestamps)
+# make collect                      each student's latest submission from the hub's exchange service
+#                                   (COURSE_EXCHANGE_URL, set in your hub server) or the exchange folder
 # make collect ZIP=submissions.zip  a Canvas or Moodle download (ASSIGNMENT=name if not recognised)
+# Not as root: collect reads what students wrote. Broken submissions go to assignments/quarantine/.
 collect: install
 	$(BIN)/python -m course_utils.grading collect $(if $(ZIP),--zip "$(ZIP)") $(if $(ASSIGNMENT),--assignment "$(ASSIGNMENT)")
 

@@ -9,7 +9,8 @@ and then, in the browser:
 1. the instructor logs in and, from a terminal, releases the homework and
    fills the shared notMNIST cache (``course_hub.py fetch-data``);
 2. the student logs in, sees the homework in the *Assignments* tab, fetches
-   homework 1, writes the answers, validates and submits;
+   homework 1, writes the answers, validates and submits (all through the
+   hub's exchange service, ngshare: no shared exchange folder exists);
 3. the instructor collects and autogrades (the course's sandboxed pipeline),
    opens the submission in Formgrader (in its JupyterLab tab, framed by the
    instructor's own server), grades the written answer by hand, releases
@@ -80,7 +81,7 @@ def hub_class(browser):
     (folder / "logs").chmod(0o1777)
     port = free_port()
     environment = {**os.environ, **groups, "HUB_PORT": str(port), "HUB_STATE_DIR": str(folder / "state"),
-                   "COURSE_ROOT": str(course), "COURSE_EXCHANGE": str(folder / "exchange"),
+                   "COURSE_ROOT": str(course),
                    "COURSE_DATA_DIR": str(folder / "data"),
                    "HUB_SERVER_ARGS": "--LabApp.expose_app_in_browser=True",
                    "PATH": f"{BIN}:{os.environ['PATH']}"}
@@ -213,8 +214,9 @@ def test_a_class_on_the_hub_end_to_end(hub_class, new_page, shots):
     assert (data / "notMNIST_small" / "A").is_dir()
     assert all(path.stat().st_mode & 0o004 for path in data.rglob("*")), "students cannot read the cache"
     assert not data.stat().st_mode & 0o002, "students could write into the shared cache"
-    # solutions and hidden tests: not even listable for students
+    # solutions and hidden tests: not even listable for students; no folder that students share
     assert not (hub.course / "assignments").stat().st_mode & 0o007
+    assert not (hub.folder / "exchange").exists()
 
     # The student: Assignments tab, fetch, answer, validate, submit.
     assert learner.locator("#jp-mainmenu-nbgrader li[data-command='nbgrader:open-formgrader']").count() == 0
@@ -306,6 +308,8 @@ def test_a_class_on_the_hub_end_to_end(hub_class, new_page, shots):
     report.dblclick()
     feedback = learner.locator(".jp-HTMLViewer iframe").last
     feedback.wait_for(timeout=60_000)
+    # the viewer's iframe is attached before its page is written into it: wait for the score line
+    feedback.content_frame.locator(f"text={HOMEWORK} (Score:").first.wait_for(timeout=60_000)
     page_text = feedback.content_frame.locator("body").inner_text(timeout=60_000)
     shots(learner, "student-feedback")
     released_text = notebook.read_text()

@@ -123,7 +123,16 @@ def test_a_class_through_the_exchange(unix_users):
         due = datetime.now(timezone.utc)
         time.sleep(1.5)
         fill_in(bob, answers, f"Written by {bob.name}: the derivative is 1 - tanh^2.")
-        nbgrader_as(bob, "submit", ASSIGNMENT, env=env)  # after the due date
+        # after the due date, with a forged time (nbgrader writes it into timestamp.txt and the folder name)
+        nbgrader_as(bob, "submit", ASSIGNMENT, "--Exchange.timestamp_format=2020-01-01 00:00:00.000000 UTC",
+                    env=env)
+        # and a blank release planted in alice's name, dated far ahead so that it would win (nbgrader #1097)
+        inbound_path = exchange / "deep-learning-course" / "inbound"
+        fake = inbound_path / f"{alice.name}+{ASSIGNMENT}+2099-01-01 00:00:00.000000 UTC+forged"
+        bob.run(["mkdir", str(fake)])
+        bob.run(["cp", str(exchange / "deep-learning-course" / "outbound" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"),
+                 str(fake)])
+        bob.run(["sh", "-c", f"echo '2099-01-01 00:00:00.000000 UTC' > '{fake}/timestamp.txt'"])
         (course / "course.toml").write_text(
             "[late]\npercent_per_day = 10\nmax_percent = 50\n\n"
             f"[assignments.{ASSIGNMENT}]\ndue = {due.isoformat(timespec='seconds')}\n")
@@ -139,6 +148,10 @@ def test_a_class_through_the_exchange(unix_users):
 
         output = grading_as(instructor, course, "collect", env=env)
         assert "2 submission(s)" in output and "no submission yet: carol" in output, output
+        assert f"QUARANTINED {fake.name}: submitted in {alice.name}'s name by {bob.name}" in output, output
+        assert (course / "quarantine" / ASSIGNMENT / f"{alice.name}.txt").is_file()
+        stamp = (course / "submitted" / bob.name / ASSIGNMENT / "timestamp.txt").read_text()
+        assert not stamp.startswith("2020"), stamp  # the file system's time, not the forged one
         for student in (alice, bob):
             assert (course / "submitted" / student.name / ASSIGNMENT / "timestamp.txt").is_file()
 
