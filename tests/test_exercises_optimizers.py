@@ -271,6 +271,49 @@ class AdamaxCountingStepsPerParameter(AdamaxRight):
             p -= self.lr / (1 - self.beta1**self.t) * m / u
 
 
+class AdamaxWithoutEps(AdamaxRight):
+    """Right wherever no gradient is 0 and eps is tiny; a weight the loss ignores divides 0 by 0."""
+
+    @torch.no_grad()
+    def step(self):
+        self.t += 1
+        for p, m, u in zip(self.params, self.m, self.u):
+            m.mul_(self.beta1).add_((1 - self.beta1) * p.grad)
+            u.copy_(torch.maximum(self.beta2 * u, p.grad.abs()))
+            p -= self.lr / (1 - self.beta1**self.t) * m / u
+
+
+class AdamaxWithEpsOutsideTheMaximum(AdamaxRight):
+    """Adam's habit, m / (u + eps): not the form the exercise states (and torch.optim.Adamax uses)."""
+
+    @torch.no_grad()
+    def step(self):
+        self.t += 1
+        for p, m, u in zip(self.params, self.m, self.u):
+            m.mul_(self.beta1).add_((1 - self.beta1) * p.grad)
+            u.copy_(torch.maximum(self.beta2 * u, p.grad.abs()))
+            p -= self.lr / (1 - self.beta1**self.t) * m / (u + self.eps)
+
+
+class AdamaxIgnoringBetas(AdamaxRight):
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8):
+        super().__init__(params, lr, (0.9, 0.999), eps)
+
+
+class AdamaxIgnoringEps(AdamaxRight):
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8):
+        super().__init__(params, lr, betas, 1e-8)
+
+
+def test_adamax_with_other_settings_and_a_zero_gradient():
+    """Are a missing eps, eps outside the maximum, and ignored betas or eps rejected? (With the default settings
+    and no zero gradient all four match torch.optim.Adamax to 1e-6.)"""
+    assert "inside the maximum" in check_adamax(AdamaxWithoutEps).message
+    assert "inside the maximum" in check_adamax(AdamaxWithEpsOutsideTheMaximum).message
+    assert "betas and eps you are given" in check_adamax(AdamaxIgnoringBetas).message
+    assert "betas and eps you are given" in check_adamax(AdamaxIgnoringEps).message
+
+
 @pytest.mark.parametrize("answer", [AdamaxRight, AdamaxWithStateDicts])
 def test_adamax_right(answer):
     assert check_adamax(answer).passed

@@ -162,7 +162,10 @@ def _trajectory(make_optimizer, steps: int = 50) -> torch.Tensor:
 
 @self_check
 def check_adamax(adamax_class) -> Verdict:
-    """Exercise 3: a class ``Adamax(params, lr, betas=(0.9, 0.999), eps=1e-8)`` that matches ``torch.optim.Adamax``."""
+    """Exercise 3: a class ``Adamax(params, lr, betas=(0.9, 0.999), eps=1e-8)`` that matches ``torch.optim.Adamax``.
+
+    Also with betas and eps other than the defaults, and a weight whose gradient is exactly 0 (no ε: nan).
+    """
     for lr in (0.05, 0.2):
         ours = _trajectory(lambda params: adamax_class(params, lr=lr))
         theirs = _trajectory(lambda params: torch.optim.Adamax(params, lr=lr))
@@ -179,8 +182,33 @@ def check_adamax(adamax_class) -> Verdict:
         return wrong("with two parameters (a 3×4 and a 5-element tensor, float32) your weights differ from "
                      "torch.optim.Adamax: keep m and u per parameter, and count the step t once per step(), "
                      "not once per parameter.")
-    return right("50 steps on Rosenbrock for two learning rates, and a model with two parameters, "
-                 "match torch.optim.Adamax.")
+    ours, theirs = _other_settings_run(adamax_class), _other_settings_run(torch.optim.Adamax)
+    if not torch.isfinite(ours).all():
+        return wrong("a weight whose gradient is exactly 0 became nan or inf: with u = max(β₂u, |g| + ε) the "
+                     "divisor is at least ε, so ε belongs inside the maximum.")
+    if not torch.allclose(ours, theirs, rtol=0, atol=1e-6):
+        return wrong(f"with betas={OTHER_SETTINGS['betas']} and eps={OTHER_SETTINGS['eps']} your weights differ from "
+                     "torch.optim.Adamax with the same settings: use the betas and eps you are given, and put ε "
+                     "inside the maximum, u = max(β₂u, |g| + ε).")
+    return right("50 steps on Rosenbrock for two learning rates, a model with two parameters, and other betas "
+                 "and eps with a weight the loss ignores, match torch.optim.Adamax.")
+
+
+#: Settings other than the defaults: an answer that ignores betas or eps, or adds ε outside the maximum, differs.
+OTHER_SETTINGS = {"lr": 0.05, "betas": (0.8, 0.99), "eps": 0.1}
+
+
+def _other_settings_run(make_optimizer, steps: int = 30) -> torch.Tensor:
+    """Rosenbrock in the first two of three weights: the third one's gradient is exactly 0 at every step."""
+    w = torch.tensor([-1.5, 2.0, 0.7], dtype=torch.float64, requires_grad=True)
+    optimizer = make_optimizer([w], **OTHER_SETTINGS)
+    path = [w.detach().clone()]
+    for _ in range(steps):
+        optimizer.zero_grad()
+        _rosenbrock(w).backward()  # uses w[0] and w[1] only
+        optimizer.step()
+        path.append(w.detach().clone())
+    return torch.stack(path)
 
 
 def _two_parameter_run(make_optimizer, steps: int = 30) -> list[torch.Tensor]:
