@@ -96,7 +96,8 @@ class Check:
         if len(subjects) != len(self.subjects):
             raise TypeError(f"{self.name} takes {', '.join(self.subjects)}, then keyword parameters")
         inputs = self.make_inputs(torch.Generator().manual_seed(VISIBLE_SEED), params)
-        results = plain_data(self.probe(*subjects, clone_inputs(inputs), **params), self.subjects[0])
+        what = getattr(subjects[0], "__name__", self.subjects[0])
+        results = plain_data(self.probe(*subjects, clone_inputs(inputs), **params), what)
         self.judge(inputs, results, **params)
 
     def make_inputs(self, generator: torch.Generator, params: dict) -> dict[str, torch.Tensor]:
