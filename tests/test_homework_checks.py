@@ -123,3 +123,125 @@ def test_assert_tensor_close_says_what_is_wrong(actual, message):
 def test_assert_tensor_close_accepts_close_values_of_another_dtype():
     assert_tensor_close(torch.tensor([0.5, 1.0], dtype=torch.float32), torch.tensor([0.5, 1.0], dtype=torch.float64),
                         what="f(x)", rtol=1e-6, atol=0)
+
+
+# -- the checks judge behaviour, not spelling (issue 23 item 7) ------------------------------------
+
+def _tanh_parts():
+    def tanh_forward(x):
+        m = torch.expm1(-2 * x.abs())
+        return torch.sign(x) * (-m / (2 + m))
+
+    class TanhFunction(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            y = tanh_forward(x)
+            ctx.save_for_backward(y)
+            return y
+
+        @staticmethod
+        def backward(ctx, g):
+            (y,) = ctx.saved_tensors
+            return g * (1 - y * y)
+
+    return tanh_forward, TanhFunction
+
+
+def test_a_tanh_module_through_an_alias_or_a_bound_apply_passes():
+    """Does Tanh pass whether forward returns alias.apply(x) or an .apply bound in __init__?"""
+    from course_utils.homework_checks.tanh import check_tanh_module
+
+    _, TanhFunction = _tanh_parts()
+    cus_tanh = TanhFunction
+
+    class ThroughAlias(nn.Module):
+        def forward(self, x):
+            return cus_tanh.apply(x)
+
+    class BoundInInit(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fn = TanhFunction.apply
+
+        def forward(self, x):
+            return self.fn(x)
+
+    for Tanh in (ThroughAlias, BoundInInit):
+        check_tanh_module(Tanh, TanhFunction)
+        check_tanh_module(Tanh, TanhFunction, kind="mlp")
+
+
+def test_a_tanh_module_that_skips_the_function_is_told_so():
+    """Is a Tanh that computes its output without TanhFunction told that autograd does not use its backward?"""
+    from course_utils.homework_checks.tanh import check_tanh_module
+
+    tanh_forward, TanhFunction = _tanh_parts()
+
+    class Direct(nn.Module):
+        def forward(self, x):
+            return tanh_forward(x)
+
+    with pytest.raises(AssertionError, match="TanhFunction.apply"):
+        check_tanh_module(Direct, TanhFunction)
+
+
+def _transforms():
+    from torchvision.transforms import v2
+
+    class RandomRotation:
+        def __init__(self, degrees=15.0, fill=0.0):
+            self.degrees, self.fill = float(degrees), float(fill)
+
+        def __call__(self, images):
+            raise NotImplementedError  # the pipeline check never runs the student's own classes
+
+    class RandomShift(RandomRotation):
+        def __init__(self, max_shift=3, fill=0.0):
+            self.max_shift, self.fill = int(max_shift), float(fill)
+
+    class GaussianNoise(RandomRotation):
+        def __init__(self, mean=0.0, std=0.1, clip=False):
+            self.mean, self.std, self.clip = float(mean), float(std), bool(clip)
+
+    return v2, RandomRotation, RandomShift, GaussianNoise
+
+
+def test_a_v2_compose_of_the_three_classes_is_accepted():
+    """Is a torchvision.transforms.v2.Compose accepted, the classes' parameters read, none of them run?"""
+    from course_utils.homework_checks.augmentation import check_train_transform
+
+    v2, RandomRotation, RandomShift, GaussianNoise = _transforms()
+    check_train_transform(lambda: v2.Compose([RandomRotation(10.0), RandomShift(2), GaussianNoise(std=0.05, clip=True)]),
+                          RandomRotation, RandomShift, GaussianNoise)
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda R, S, N: __import__("torchvision").transforms.Compose([S(2), R(10.0), N(std=0.05, clip=True)]), "order"),
+    (lambda R, S, N: __import__("torchvision").transforms.Compose([R(90.0), S(2), N(std=0.05, clip=True)]), "degrees"),
+    (lambda R, S, N: None, "returned a NoneType"),
+    (lambda R, S, N: [R(10.0), S(2), N(std=0.05, clip=True)], "returned a list"),
+])
+def test_a_wrong_pipeline_is_told_what_is_wrong(build, message):
+    """Is a pipeline in the wrong order, with too wide a rotation, or of the wrong type failed with a message?"""
+    from course_utils.homework_checks.augmentation import check_train_transform
+
+    _, RandomRotation, RandomShift, GaussianNoise = _transforms()
+    with pytest.raises(AssertionError, match=message):
+        check_train_transform(lambda: build(RandomRotation, RandomShift, GaussianNoise),
+                              RandomRotation, RandomShift, GaussianNoise)
+
+
+def test_a_transform_that_returns_nothing_gets_a_message():
+    """Does a transform that returns None fail with a message that says so, never an empty one?"""
+    from course_utils.homework_checks.augmentation import check_basics
+
+    class Nothing:
+        def __init__(self, max_shift=0, fill=0.0):
+            pass
+
+        def __call__(self, images):
+            return None
+
+    with pytest.raises(AssertionError) as failure:
+        check_basics(Nothing, shape=[1, 12, 12], expected="same", params={"max_shift": 0, "fill": 0.0})
+    assert "NoneType" in str(failure.value)
