@@ -58,6 +58,38 @@ def test_log_softmax_classifier_wrong():
     assert check_log_softmax_classifier(...).status == "not attempted"
 
 
+class LeakyClassifier(ClassifierModule):
+    """A module of its own whose hidden activation only looks like a ReLU by name (leaky_relu, relu6)."""
+
+    def __init__(self, activation):
+        super().__init__()
+        self.activation = activation
+
+    def forward(self, x):
+        return self.log_softmax(self.output(self.activation(self.hidden(x))))
+
+
+def test_log_softmax_classifier_with_a_relu_after_the_output_is_not_right():
+    """Is a ReLU after every Linear, the output layer's included, rejected (it clips the negative scores)?"""
+    relu_everywhere = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 3), nn.ReLU(), nn.LogSoftmax(dim=-1))
+    verdict = check_log_softmax_classifier(relu_everywhere)
+    assert verdict.status == "wrong" and "straight into nn.LogSoftmax" in verdict.message
+
+
+@pytest.mark.parametrize("activation", [torch.nn.functional.leaky_relu, torch.nn.functional.relu6],
+                         ids=["leaky_relu", "relu6"])
+def test_log_softmax_classifier_needs_a_real_relu(activation):
+    """Is a hidden activation whose name merely contains "relu" rejected, in a module of its own too?"""
+    verdict = check_log_softmax_classifier(LeakyClassifier(activation))
+    assert verdict.status == "wrong" and "ReLU" in verdict.message
+
+
+def test_log_softmax_classifier_accepts_an_in_place_relu():
+    """Is nn.ReLU(inplace=True) (the hidden output overwritten in place) still a right answer?"""
+    model = nn.Sequential(nn.Linear(2, 16), nn.ReLU(inplace=True), nn.Linear(16, 3), nn.LogSoftmax(dim=-1))
+    assert check_log_softmax_classifier(model).passed
+
+
 def test_log_softmax_classifier_leaves_mode_and_random_state_alone():
     model = classifier(nn.LogSoftmax(dim=-1)).train()
     state = torch.get_rng_state()
@@ -186,6 +218,25 @@ def epoch_returning_the_graph(model, loader, loss_fn, optimizer, device):
         optimizer.step()
         total = total + loss * len(xb)
     return total / len(loader.dataset)
+
+
+def epoch_returning_a_numpy_number(model, loader, loss_fn, optimizer, device):
+    """Another right answer: the losses collected as numpy, so the mean is a numpy float32."""
+    model.train()
+    totals = []
+    for xb, yb in loader:
+        xb, yb = xb.to(device), yb.to(device)
+        optimizer.zero_grad()
+        loss = loss_fn(model(xb), yb)
+        loss.backward()
+        optimizer.step()
+        totals.append(loss.detach().numpy() * len(xb))
+    return np.sum(totals) / len(loader.dataset)
+
+
+def test_training_pass_accepts_a_numpy_number():
+    """Is a numpy float32 mean loss (not a Python float) accepted as the number it is?"""
+    assert check_training_pass(epoch_returning_a_numpy_number).passed
 
 
 @pytest.mark.parametrize("answer", [epoch_right, epoch_summing_then_dividing, epoch_moving_with_keywords])
@@ -451,6 +502,15 @@ def test_trained_classifier():
     with_softmax = trained(nn.Identity())  # trained on logits with NLLLoss: not log-probabilities
     assert "log-probabilities" in check_trained_classifier(with_softmax).message
     assert check_trained_classifier(...).status == "not attempted"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_classifier_checks_judge_a_model_on_the_gpu_where_it_is():
+    """Is a classifier trained on the GPU (device = get_device()) judged there, and left there?"""
+    model = trained(nn.LogSoftmax(dim=-1)).cuda()
+    assert check_trained_classifier(model).passed
+    assert check_log_softmax_classifier(model).passed
+    assert all(p.device.type == "cuda" for p in model.parameters())
 
 
 # --- no check changes the notebook's random numbers --------------------------------------------------------------

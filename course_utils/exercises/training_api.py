@@ -35,6 +35,11 @@ def blobs(per_class: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return BLOB_CENTRES[labels] + torch.randn(3 * per_class, 2, generator=generator), labels
 
 
+def _device_of(model: nn.Module) -> torch.device:
+    """Where the model's parameters are (the CPU for a model without any)."""
+    return next(model.parameters(), torch.empty(0)).device
+
+
 def _affine_defect(f, X: torch.Tensor) -> float:
     """How far f is from an affine map on the points X: max |f(u + v) - f(u) - f(v) + f(0)| over pairs."""
     u, v = X[: len(X) // 2], X[len(X) // 2:]
@@ -70,17 +75,39 @@ def check_log_softmax_classifier(classifier) -> Verdict:
             return wrong("put the ReLU between the two Linear layers: it is the hidden layer's activation.")
     with torch.random.fork_rng(devices=[]):
         X, labels = blobs(4, seed=123)
+        X = X.to(_device_of(classifier))  # a model trained on a GPU (exercise 5) is judged where it is
         was_training = classifier.training
         classifier.eval()
         try:
-            with torch.no_grad(), CallsTo("relu") as spy:
-                out = classifier(X)
-            if not spy.called:
-                return wrong("the hidden layer needs a ReLU (nn.ReLU() between the two Linear layers).")
+            # What flows between the layers, seen by hooks: the hidden Linear's output, through a ReLU (and nothing
+            # else), into the output Linear, whose scores go straight into the LogSoftmax. The probe's far points
+            # (20x) reach values that tell ReLU apart from look-alikes such as relu6; blobs give negative ones.
+            seen = {}
+            hooks = [linears[0].register_forward_hook(lambda module, args, out: seen.update(hidden=out.clone())),
+                     linears[1].register_forward_hook(lambda module, args, out: seen.update(into_output=args[0],
+                                                                                           scores=out)),
+                     last.register_forward_hook(lambda module, args, out: seen.update(into_log_softmax=args[0]))]
+            try:
+                with torch.no_grad():
+                    classifier(torch.cat([X, 20 * X]))
+            finally:
+                for hook in hooks:
+                    hook.remove()
+            if seen.keys() != {"hidden", "into_output", "scores", "into_log_softmax"}:
+                return wrong("the points should pass through nn.Linear(2, 16), a ReLU, nn.Linear(16, 3) and "
+                             "nn.LogSoftmax, in this order.")
+            if not torch.allclose(seen["into_output"], seen["hidden"].clamp(min=0), atol=1e-6):
+                return wrong("the hidden layer needs a ReLU (nn.ReLU() between the two Linear layers), and "
+                             "nothing else between them.")
+            if not torch.allclose(seen["into_log_softmax"], seen["scores"], atol=1e-6):
+                return wrong("the scores of nn.Linear(16, 3) should go straight into nn.LogSoftmax: an activation "
+                             "after the output layer (a ReLU clips every negative score to 0) changes the model.")
             with torch.no_grad():
+                out = classifier(X)
                 if out.shape != (len(X), 3):
                     return wrong(f"for a batch of {len(X)} points with 2 features the output should be {len(X)} × 3 "
                                  f"(one score per class); yours is {tuple(out.shape)}.")
+                out = out.cpu()
                 rows, columns = out.exp().sum(dim=1), out.exp().sum(dim=0)
                 if torch.allclose(columns, torch.ones(3), atol=1e-4) and not torch.allclose(rows, torch.ones(len(X)),
                                                                                            atol=1e-4):
@@ -93,11 +120,11 @@ def check_log_softmax_classifier(classifier) -> Verdict:
                 except IndexError:
                     return wrong(f"with dim={last.dim} a single point of shape (2,) fails: it has only one dimension. "
                                  "Which dim is the class dimension for a batch and for a single point alike?")
-                if single.shape != (3,) or not torch.allclose(single.exp().sum(), torch.tensor(1.0), atol=1e-4):
+                if single.shape != (3,) or not torch.allclose(single.exp().sum().cpu(), torch.tensor(1.0), atol=1e-4):
                     return wrong(f"for a single point of shape (2,) the output should be 3 log-probabilities summing "
                                  f"(after exp) to 1; with dim={last.dim} it is not.")
                 centred = lambda x: (lambda logp: logp - logp.mean(dim=-1, keepdim=True))(classifier(x))
-                if _affine_defect(centred, 3 * torch.randn(64, 2)) < 1e-5:
+                if _affine_defect(centred, 3 * torch.randn(64, 2).to(X.device)) < 1e-5:
                     return wrong("up to the normalisation your model is a linear (affine) map of the inputs: it "
                                  "needs a hidden layer with a ReLU between the two Linear layers.")
         finally:
@@ -199,7 +226,9 @@ def check_training_pass(train_one_epoch) -> Verdict:
             if returned.requires_grad:
                 return wrong("return a plain number (loss.item()), not a tensor attached to the graph.")
             returned = returned.item()
-        if not isinstance(returned, (int, float)):
+        if isinstance(returned, (np.generic, np.ndarray)) and np.ndim(returned) == 0:
+            returned = returned.item()  # a numpy number (e.g. float32 from loss.detach().numpy()) is a number too
+        if not isinstance(returned, numbers.Real) or isinstance(returned, bool):
             return wrong(f"return the mean loss per example as a number; got {type(returned).__name__}.")
         if abs(returned - expected) > 1e-6:
             return wrong("the weights are right, but the returned number is not the mean loss per example: the last "
@@ -417,7 +446,7 @@ def check_trained_classifier(classifier) -> Verdict:
     was_training = classifier.training
     classifier.eval()
     with torch.no_grad():
-        out = classifier(X)
+        out = classifier(X.to(_device_of(classifier))).cpu()  # trained on a GPU: judged there
     classifier.train(was_training)
     if out.shape != (len(X), 3):
         return wrong(f"the model should map N × 2 points to N × 3 log-probabilities; it returned {tuple(out.shape)}.")
