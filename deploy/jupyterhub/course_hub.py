@@ -150,7 +150,7 @@ def close_to_students(root: Path, instructors_gid: int, state: Path) -> None:
     os.chown(root, -1, instructors_gid)
     root.chmod((stat.S_IMODE(os.stat(root).st_mode) & ~0o007) | 0o051)
     for entry in root.iterdir():
-        if entry.name in OPEN_TO_STUDENTS or entry.is_symlink() or entry.name == "assignments":
+        if entry.name in OPEN_TO_STUDENTS or entry.is_symlink():
             continue
         os.chown(entry, -1, instructors_gid)
         mode = stat.S_IMODE(os.stat(entry).st_mode)

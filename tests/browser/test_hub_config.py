@@ -97,3 +97,37 @@ def test_only_instructors_get_formgrader_and_only_their_servers_may_be_framed():
     assert instructor["tornado_settings"]["headers"]["Content-Security-Policy"] == "frame-ancestors 'self'"
     disabled = json.loads((HUB / "roles" / "student" / "labconfig" / "page_config.json").read_text())
     assert disabled["disabledExtensions"]["@jupyter/nbgrader:formgrader"] is True
+
+
+def test_prepare_closes_the_course_root_to_students_but_what_their_servers_run(tmp_path):
+    """Is every entry of the course root but .venv, course_utils, deploy and lectures closed to others
+    (group: the instructors), the root itself passable but not listable, and nothing below touched?"""
+    import grp
+    import os
+    import stat
+    import subprocess
+    import sys
+
+    if os.geteuid() != 0:
+        pytest.skip("changing a folder's group to the instructors' needs root")
+    sys.path.insert(0, str(HUB))
+    from course_hub import OPEN_TO_STUDENTS, close_to_students
+
+    for name in (".git", "tests", "assignments/source", *OPEN_TO_STUDENTS):
+        (tmp_path / name).mkdir(parents=True)
+    (tmp_path / "assignments" / "source" / "hw.ipynb").write_text("solution")
+    (tmp_path / "README.md").write_text("readme")
+    group = f"h27grp{os.getpid()}"
+    subprocess.run(["groupadd", group], check=True)
+    try:
+        gid = grp.getgrnam(group).gr_gid
+        close_to_students(tmp_path, gid, tmp_path / "state")
+        mode = lambda path: stat.S_IMODE(os.stat(path).st_mode)  # noqa: E731
+        assert mode(tmp_path) & 0o007 == 0o001
+        for name in (".git", "tests", "assignments", "README.md"):
+            assert mode(tmp_path / name) & 0o007 == 0 and os.stat(tmp_path / name).st_gid == gid, name
+        for name in OPEN_TO_STUDENTS:
+            assert mode(tmp_path / name) & 0o005 == 0o005, name
+        assert mode(tmp_path / "assignments" / "source" / "hw.ipynb") == 0o644  # below: untouched
+    finally:
+        subprocess.run(["groupdel", group], capture_output=True)
