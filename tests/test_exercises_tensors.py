@@ -42,6 +42,14 @@ def _distances_loop(X):
     return torch.stack([((X - x) ** 2).sum(dim=1) for x in X])
 
 
+def _rows_loop_over_columns(M):
+    return torch.stack([M[:, j] / M.sum(dim=1) for j in range(M.shape[1])], dim=1)
+
+
+def _distances_loop_over_features(X):
+    return sum((X[:, d, None] - X[None, :, d]) ** 2 for d in range(X.shape[1]))
+
+
 def _distances_expanded(X):
     squared_norms = (X**2).sum(dim=1)
     return squared_norms[:, None] + squared_norms[None, :] - 2 * X @ X.T
@@ -69,7 +77,7 @@ WRONG = {  # check -> plausible wrong answers, each must be "Not yet"
                                  (f32, u8, f16)],               # one missing
     checks.check_rows_to_probabilities: [lambda M: M / M.sum(dim=1), lambda M: M / M.sum(),
                                          lambda M: M / M.sum(dim=0, keepdim=True), _rows_loop,
-                                         lambda M: M.div_(M.sum(dim=1, keepdim=True))],
+                                         lambda M: M.div_(M.sum(dim=1, keepdim=True)), _rows_loop_over_columns],
     checks.check_permuted_strides: [((6, 4, 5), (30, 6, 1)), ((6, 4, 5), (1, 6, 30)), ((4, 5, 6), (30, 6, 1)),
                                     (6, 4, 5)],
     checks.check_view_or_reshape: [{"reshape"}, {"view"}, set(), {"reshape", "flatten"}],
@@ -78,7 +86,8 @@ WRONG = {  # check -> plausible wrong answers, each must be "Not yet"
     checks.check_pairwise_squared_distances: [lambda X: torch.cdist(X, X), lambda X: torch.cdist(X, X) ** 2,
                                               _distances_loop, lambda X: (X[:, None] - X[None]).sum(-1) ** 2,
                                               lambda X: X @ X.T,
-                                              lambda X: ((X[:, None] - X[None]) ** 2).sum(1)],
+                                              lambda X: ((X[:, None] - X[None]) ** 2).sum(1),
+                                              _distances_loop_over_features],
     checks.check_matmul_shapes: [((7, 5, 2, 4), (7, 2, 4), (4,)), ((7, 1, 2, 4), None, (4,)),
                                  ((7, 5, 2, 4), None, (1, 4)), ((5, 7, 2, 4), None, (4,)), ((7, 5, 2, 4), (4,)),
                                  ((7, 5, 2, 4), "error", (4,))],
@@ -182,3 +191,22 @@ def test_no_hint_contains_the_answers_line(check):
     for answer in WRONG[check]:
         message = check(answer).message
         assert not any(fragment in message for fragment in ANSWER_FRAGMENTS[check]), message
+
+
+def test_a_loop_over_columns_or_features_is_named():
+    """Does "no loop" hold for a loop over the other axis too (the columns, the features), not only the rows?"""
+    assert "loop" in checks.check_rows_to_probabilities(_rows_loop_over_columns).message
+    assert "loop" in checks.check_pairwise_squared_distances(_distances_loop_over_features).message
+
+
+def test_vectorised_answers_stay_under_the_loop_threshold():
+    """Is a vectorised answer, however it is spelled, far from the call count that marks a loop?"""
+    for answer in [lambda X: torch.vmap(lambda x: ((X - x) ** 2).sum(1))(X),
+                   lambda X: (_distances_expanded(X)).clamp(min=0).fill_diagonal_(0)]:
+        assert checks.check_pairwise_squared_distances(answer).status == "right"
+
+
+def test_a_bare_number_for_a_shape_is_told_the_format():
+    """Is `4` for `(4,)` told the format, not reported as an error of the student's code?"""
+    message = checks.check_matmul_shapes(((7, 5, 2, 4), None, 4)).message
+    assert "should be a shape" in message and "raised" not in message

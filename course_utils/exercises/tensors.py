@@ -15,6 +15,11 @@ def _shape(value) -> tuple[int, ...]:
     return tuple(int(size) for size in value)
 
 
+#: More torch calls than this for one input is a Python loop: a vectorised answer makes a handful, a loop at
+#: least one per iteration, and the checks' inputs have 40 or more rows (or columns) to loop over.
+_LOOP_CALLS = 30
+
+
 # ---------------------------------------------------------------- your turn
 
 
@@ -53,7 +58,7 @@ def check_rows_to_probabilities(rows_to_probabilities):
     """``rows_to_probabilities(M)``: ``M`` (n, k) of positive numbers, each row divided by its own sum, no loop."""
     generator = torch.Generator().manual_seed(1)
     cases = [((4, 4), torch.float32, 1.0), ((3, 5), torch.float64, 1e3), ((1, 6), torch.float32, 1e-3),
-             ((60, 3), torch.float64, 1.0)]
+             ((60, 3), torch.float64, 1.0), ((3, 60), torch.float32, 1.0)]
     for shape, dtype, scale in cases:
         M = (torch.rand(shape, generator=generator, dtype=dtype) + 0.1) * scale
         before = M.clone()
@@ -68,9 +73,9 @@ def check_rows_to_probabilities(rows_to_probabilities):
             return wrong(f"for a {shape} input the rows do not sum to 1.{hint}")
         if not torch.allclose(result * M.sum(dim=1, keepdim=True), M, rtol=1e-5):
             return wrong("the rows sum to 1 but are not the rows of M scaled: divide, do not transform otherwise.")
-        if len(calls) > shape[0] >= 60:
-            return wrong(f"for 60 rows your code made {len(calls)} tensor operations: a loop over the rows. "
-                         "Let broadcasting divide all rows at once.")
+        if len(calls) > _LOOP_CALLS:
+            return wrong(f"for a {shape} input your code made {len(calls)} tensor operations: a loop over the rows "
+                         "or the columns. Let broadcasting divide all rows at once.")
     return right("the (n, 1) row sums broadcast across the columns.")
 
 
@@ -142,15 +147,17 @@ def check_pairwise_squared_distances(distances):
     no Python loop, no ``torch.cdist``."""
     generator = torch.Generator().manual_seed(2)
     for (N, D), dtype, scale in (((7, 3), torch.float64, 1.0), ((5, 10), torch.float32, 100.0),
-                                 ((1, 4), torch.float32, 1.0), ((40, 2), torch.float64, 1e-2)):
+                                 ((1, 4), torch.float32, 1.0), ((40, 2), torch.float64, 1e-2),
+                                 ((3, 60), torch.float64, 1.0)):
         X = torch.randn(N, D, generator=generator, dtype=torch.float64) * scale
         result, calls = torch_calls(distances, X.to(dtype))
         if "cdist" in calls or "pairwise_distance" in calls:
             return wrong("the exercise is to build the distances yourself with broadcasting, without "
                          "torch.cdist or F.pairwise_distance.")
-        if len(calls) > N >= 40:
-            return wrong(f"for 40 rows your code made {len(calls)} tensor operations: a Python loop. "
-                         "Compare every row with every other at once by broadcasting.")
+        if len(calls) > _LOOP_CALLS:
+            return wrong(f"for X of shape ({N}, {D}) your code made {len(calls)} tensor operations: a Python loop "
+                         "(over the rows or over the features). Compare every row with every other at once, in "
+                         "all features, by broadcasting.")
         if not isinstance(result, torch.Tensor) or tuple(result.shape) != (N, N):
             return wrong(f"for X of shape ({N}, {D}) the result should have shape ({N}, {N}).")
         expected = ((X[:, None, :] - X[None, :, :]) ** 2).sum(-1)
@@ -189,7 +196,7 @@ def check_matmul_shapes(answer):
              "a 1-D first argument acts as a row, and its dimension is removed again afterwards.")
     for number, ((expression, compute), guess, hint) in enumerate(zip(MATMUL_EXPRESSIONS, answer, hints), start=1):
         expected = _matmul_result(compute)
-        if guess is not None and (isinstance(guess, (str, bytes)) or not all(
+        if guess is not None and (not isinstance(guess, (tuple, list, torch.Size)) or not all(
                 isinstance(size, int) or (isinstance(size, torch.Tensor) and size.dim() == 0) for size in guess)):
             return wrong(f"answer {number} should be a shape such as (2, 3), or None for an error.")
         if guess is None or expected is None:
