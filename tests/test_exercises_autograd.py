@@ -15,6 +15,11 @@ def _by_hand_with_autograd(a, b):
     return a.grad, b.grad
 
 
+def _by_hand_with_functional_vjp(a, b):
+    _, (grad_a, grad_b) = torch.autograd.functional.vjp(lambda a, b: (a**2 * b).sum(), (a, b))
+    return grad_a, grad_b
+
+
 def _chunks_scaled(w, X, y, chunk_size):
     n = len(X)
     for start in range(0, n, chunk_size):
@@ -133,7 +138,8 @@ WRONG = {
     checks.check_gradients_by_hand: [lambda a, b: (2 * a, a**2), lambda a, b: (2 * a * b, 2 * a),
                                      lambda a, b: (a**2, 2 * a * b),
                                      lambda a, b: ((2 * a * b).sum(), (a**2).sum()),
-                                     _by_hand_with_autograd],
+                                     _by_hand_with_autograd, _by_hand_with_functional_vjp,
+                                     lambda a, b: torch.func.grad(lambda a, b: (a**2 * b).sum(), argnums=(0, 1))(a, b)],
     checks.check_gradient_in_chunks: [_chunks_unscaled, _chunks_averaged_over_chunks, _chunks_cleared_each_time,
                                       _chunks_one_pass, _chunks_drop_the_short_one],
     checks.check_to_numpy: [lambda t: t.numpy(), lambda t: t.detach().cpu().numpy(), lambda t: t.numpy(force=True),
@@ -226,3 +232,18 @@ def test_no_hint_contains_the_answers_line(check):
     for answer in WRONG[check]:
         message = check(answer).message
         assert not any(fragment in message for fragment in ANSWER_FRAGMENTS[check]), message
+
+
+@pytest.mark.parametrize("answer", [_by_hand_with_functional_vjp,
+                                    lambda a, b: torch.func.grad(lambda a, b: (a**2 * b).sum(), argnums=(0, 1))(a, b)])
+def test_autograd_by_another_route_is_named(answer):
+    """Is "no autograd" held when autograd runs inside torch.autograd.functional or torch.func, not in a call of
+    the student's own?"""
+    assert "asks autograd" in checks.check_gradients_by_hand(answer).message
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU: the check tries a GPU tensor only there")
+def test_to_numpy_without_cpu_fails_on_a_gpu_tensor():
+    """Where a GPU exists, is an answer that forgets .cpu() (the text promises GPU tensors) told so?"""
+    assert checks.check_to_numpy(lambda t: t.detach().numpy().copy()).status == "wrong"
+    assert checks.check_to_numpy(lambda t: t.detach().cpu().numpy().copy()).status == "right"

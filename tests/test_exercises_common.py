@@ -2,7 +2,9 @@
 random state as it was?"""
 import torch
 
-from course_utils.exercises._common import keeps_random_state, torch_calls
+from torch import nn
+
+from course_utils.exercises._common import every_torch_call, keeps_random_state, torch_calls, used
 
 
 def test_calls_made_by_the_students_code_are_recorded_in_order():
@@ -30,3 +32,19 @@ def test_keeps_random_state_restores_the_generator():
     draw = keeps_random_state(lambda: torch.rand(5))
     first, second = draw(), draw()
     assert torch.equal(torch.get_rng_state(), state) and torch.equal(first, second)
+
+
+def test_every_torch_call_sees_what_torch_calls_for_the_student():
+    """Does every_torch_call see F.cross_entropy inside nn.CrossEntropyLoss and autograd.grad inside
+    torch.autograd.functional, which torch_calls leaves out?"""
+    Z, labels = torch.zeros(2, 3), torch.tensor([0, 2])
+    _, own = torch_calls(lambda: nn.CrossEntropyLoss()(Z, labels))
+    _, every = every_torch_call(lambda: nn.CrossEntropyLoss()(Z, labels))
+    assert "cross_entropy" not in own and "cross_entropy" in every
+    _, every = every_torch_call(torch.autograd.functional.vjp, lambda v: (v**2).sum(), torch.ones(3))
+    assert "grad" in every
+
+
+def test_used_knows_torch_special_names():
+    assert used(["sub", "special_logsumexp", "exp"], {"logsumexp", "softmax"}) == {"logsumexp"}
+    assert used(["sub", "exp"], {"logsumexp"}) == set()

@@ -42,22 +42,42 @@ def _called_from_torch() -> bool:
 class _CallRecorder(TorchFunctionMode):
     def __init__(self):
         super().__init__()
-        self.names: list[str] = []
+        self.names: list[str] = []  # the calls the student's own code made
+        self.every_name: list[str] = []  # and the calls torch made for it (inside modules, torch.func, ...)
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
+        name = getattr(func, "__name__", str(func))
+        self.every_name.append(name)
         if not _called_from_torch():
-            self.names.append(getattr(func, "__name__", str(func)))
+            self.names.append(name)
         return func(*args, **(kwargs or {}))
 
 
 def torch_calls(function, *args, **kwargs):
     """``(function(*args, **kwargs), names)``: the names of the torch functions and tensor methods that the
     student's code called itself (``"cdist"``, ``"backward"``, ``"grad"``, ``"sub"``, ...), in order, one per call.
-    Calls that torch makes internally (inside ``nn.Module``s, ``torch.autograd.functional``) are left out."""
+    Calls that torch makes internally (inside ``nn.Module``s, ``torch.autograd.functional``) are left out: use this
+    to count what the student did (backward passes, loop iterations)."""
     with _CallRecorder() as recorder:
         result = function(*args, **kwargs)
     return result, recorder.names
 
 
-#: What a student's code calls when it asks autograd for a gradient.
+def every_torch_call(function, *args, **kwargs):
+    """``(function(*args, **kwargs), names)`` like :func:`torch_calls`, but with the calls torch makes on the
+    student's behalf too: ``nn.CrossEntropyLoss()(Z, y)`` shows ``"cross_entropy"``,
+    ``torch.autograd.functional.vjp`` and ``torch.func.grad`` show ``"grad"``. Use this to tell whether an answer
+    used a function at all, by whatever route."""
+    with _CallRecorder() as recorder:
+        result = function(*args, **kwargs)
+    return result, recorder.every_name
+
+
+def used(names, functions) -> set[str]:
+    """Which of ``functions`` appear in ``names``, also under ``torch.special``'s names (``special_softmax``)."""
+    return {function for function in functions for name in names if name in (function, "special_" + function)}
+
+
+#: What a student's code calls when it asks autograd for a gradient (``torch.autograd.functional`` and
+#: ``torch.func`` end in ``grad`` too, seen by :func:`every_torch_call`).
 AUTOGRAD_CALLS = frozenset({"backward", "grad", "jacobian", "vjp", "hessian"})

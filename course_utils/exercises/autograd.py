@@ -10,7 +10,7 @@ import math
 import numpy as np
 import torch
 
-from course_utils.exercises._common import AUTOGRAD_CALLS, keeps_random_state, torch_calls
+from course_utils.exercises._common import AUTOGRAD_CALLS, every_torch_call, keeps_random_state, torch_calls, used
 from course_utils.selfcheck import right, self_check, wrong
 
 
@@ -25,8 +25,8 @@ def check_gradients_by_hand(gradients):
     for shape, dtype in (((5,), torch.float64), ((3, 4), torch.float32), ((1,), torch.float64)):
         a = torch.randn(shape, generator=generator, dtype=torch.float64)
         b = torch.randn(shape, generator=generator, dtype=torch.float64)
-        answer, calls = torch_calls(gradients, a.to(dtype), b.to(dtype))
-        if AUTOGRAD_CALLS & set(calls):
+        answer, calls = every_torch_call(gradients, a.to(dtype), b.to(dtype))
+        if used(calls, AUTOGRAD_CALLS):  # torch.autograd.functional and torch.func included
             return wrong("your function asks autograd for the gradients; derive them by hand and write them as "
                          "tensor expressions in a and b.")
         grad_a, grad_b = answer
@@ -78,10 +78,12 @@ def check_to_numpy(to_numpy):
     """``to_numpy(t)`` returns a NumPy array with ``t``'s values for any tensor, even one that requires grad, that
     is safe to write into: it does not share memory with ``t``."""
     w = torch.tensor([[1.5, -2.0, 0.25]], requires_grad=True)
-    tensors = (w, w * 2, torch.arange(3), torch.tensor(7.5, dtype=torch.float64, requires_grad=True),
-               torch.tensor([True, False]), torch.ones(2, 3, dtype=torch.float64).t())
+    tensors = [w, w * 2, torch.arange(3), torch.tensor(7.5, dtype=torch.float64, requires_grad=True),
+               torch.tensor([True, False]), torch.ones(2, 3, dtype=torch.float64).t()]
+    if torch.cuda.is_available():  # the text promises a GPU tensor too; only a machine with one can try it
+        tensors.append(torch.tensor([0.5, -1.0], device="cuda", requires_grad=True) * 3)
     for tensor in tensors:
-        before = tensor.detach().clone()
+        before = tensor.detach().cpu().clone()
         array = to_numpy(tensor)
         if not isinstance(array, np.ndarray):
             return wrong(f"for a tensor of shape {tuple(tensor.shape)} you returned a {type(array).__name__}, "
@@ -89,7 +91,7 @@ def check_to_numpy(to_numpy):
         if array.shape != tuple(tensor.shape) or not np.array_equal(array, before.numpy()):
             return wrong(f"for a tensor of shape {tuple(tensor.shape)} and dtype {tensor.dtype} the array does not "
                          "hold the tensor's values (or has another shape).")
-        if array.size and np.shares_memory(array, tensor.detach().numpy()):
+        if tensor.device.type == "cpu" and array.size and np.shares_memory(array, tensor.detach().numpy()):
             return wrong("the array shares the tensor's memory: writing into it would change the tensor behind "
                          "autograd's back, as in the demo above. Return an array of its own.")
     if w.grad is not None or not w.requires_grad:
