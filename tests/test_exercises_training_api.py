@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
+from torch.nn.init import kaiming_normal_ as draw  # an alias whose name does not say Kaiming (exercise 3)
 from torch.utils.data import DataLoader, TensorDataset
 
 from course_utils.exercises.training_api import (blobs, check_batch_counts, check_checkpoint, check_init_for_relu,
@@ -344,6 +345,46 @@ def init_everything(module):
                 parameter.normal_(0.0, (2 / parameter.shape[1]) ** 0.5)
             else:
                 parameter.zero_()
+
+
+def kaiming_std(n_in):
+    """A helper of the student's own, named after the scheme it computes."""
+    return (2 / n_in) ** 0.5
+
+
+def init_with_a_helper_named_kaiming(module):
+    """Another right answer: the standard deviation from a helper whose name says Kaiming."""
+    if isinstance(module, nn.Linear):
+        with torch.no_grad():
+            module.weight.normal_(0, kaiming_std(module.in_features))
+            if module.bias is not None:
+                module.bias.zero_()
+
+
+def init_with_an_alias_of_kaiming_normal(module):
+    if isinstance(module, nn.Linear):
+        draw(module.weight, nonlinearity="relu")
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+
+def draw_for_relu(weight):
+    nn.init.kaiming_normal_(weight, nonlinearity="relu")
+
+
+def init_through_a_helper_that_calls_kaiming(module):
+    if isinstance(module, nn.Linear):
+        draw_for_relu(module.weight)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+
+def test_init_for_relu_judges_what_a_name_is_not_how_it_is_spelled():
+    """Is a helper of one's own called kaiming_std accepted, and nn.init's Kaiming reached through an alias or a
+    helper rejected?"""
+    assert check_init_for_relu(init_with_a_helper_named_kaiming).passed
+    assert "draw the weights yourself" in check_init_for_relu(init_with_an_alias_of_kaiming_normal).message
+    assert "draw the weights yourself" in check_init_for_relu(init_through_a_helper_that_calls_kaiming).message
 
 
 def init_with_kaiming_normal(module):

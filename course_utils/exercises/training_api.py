@@ -287,6 +287,33 @@ def _names_used(function) -> list[str]:
     return names
 
 
+#: nn.init's Kaiming functions, which exercise 3 asks the student not to use.
+_KAIMING_FUNCTIONS = tuple(getattr(nn.init, name) for name in ("kaiming_normal_", "kaiming_uniform_", "kaiming_normal",
+                                                                 "kaiming_uniform") if hasattr(nn.init, name))
+_KAIMING_NAMES = frozenset(function.__name__ for function in _KAIMING_FUNCTIONS) | {"kaiming_normal", "kaiming_uniform"}
+
+
+def _kaiming_reached(function, seen=None) -> str | None:
+    """The name by which ``function``, or a Python function it calls through a global name, reaches one of nn.init's
+    Kaiming functions (``nn.init.kaiming_normal_``, or an alias such as ``kn`` bound to it), else None. A
+    helper of the student's own that merely has "kaiming" in its name is not one of them."""
+    seen = set() if seen is None else seen
+    code = getattr(function, "__code__", None)
+    if code is None or code in seen:
+        return None
+    seen.add(code)
+    namespace = getattr(function, "__globals__", {})
+    for name in _names_used(function):
+        value = namespace.get(name)
+        if name in _KAIMING_NAMES or any(value is kaiming for kaiming in _KAIMING_FUNCTIONS):
+            return name
+        if isinstance(value, types.FunctionType):
+            reached = _kaiming_reached(value, seen)
+            if reached is not None:
+                return reached
+    return None
+
+
 #: The widths of the check's 20-layer ReLU net: no layer is square, so fan-in and fan-out differ everywhere.
 INIT_WIDTHS = [96, 256, 128, 320, 160, 384, 192, 448, 224, 512, 256, 512, 224, 448, 192, 384, 160, 320, 128, 256, 96]
 
@@ -309,7 +336,7 @@ def check_init_for_relu(init_for_relu) -> Verdict:
         layer_norm_before = copy.deepcopy(net[-1].state_dict())
         with CallsTo("kaiming") as spy:
             returned = net.apply(init_for_relu)
-        kaiming = spy.called + [name for name in _names_used(init_for_relu) if "kaiming" in name]
+        kaiming = spy.called + [name for name in [_kaiming_reached(init_for_relu)] if name is not None]
         if kaiming:
             return wrong(f"your function uses {kaiming[0]}; draw the weights yourself (e.g. with weight.normal_) "
                          "with the standard deviation section 3 derives.")
