@@ -403,7 +403,7 @@ def test_placeholder_is_not_attempted(check, capsys):
 
 @pytest.mark.parametrize("check,answer", ALL, ids=[check.__name__ for check, _ in ALL])
 def test_a_check_leaves_the_random_state_alone(check, answer):
-    """Even an answer that draws random numbers (the simulation) leaves torch's, NumPy's and Python's state as it was."""
+    """Does a check, even with an answer that draws random numbers, leave torch's, NumPy's and Python's state alone?"""
     torch.manual_seed(0), np.random.seed(0), random.seed(0)
     torch_state, numpy_state, python_state = torch.get_rng_state(), np.random.get_state(), random.getstate()
     check(answer)

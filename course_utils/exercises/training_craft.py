@@ -270,7 +270,8 @@ def check_fold_batchnorm(fold_batchnorm) -> Verdict:
         if any(not torch.equal(before[key], after[key]) for key in before):
             return wrong("your function changed conv or bn; build a new layer and leave both as they were.")
         if not isinstance(folded, nn.Conv2d) or folded is conv:
-            return wrong(f"return a new nn.Conv2d (got {type(folded).__name__}{' conv itself' if folded is conv else ''}).")
+            got = "conv itself" if folded is conv else type(folded).__name__
+            return wrong(f"return a new nn.Conv2d with the folded weights (got {got}).")
         if folded.bias is None:
             return wrong("the folded convolution needs a bias: BatchNorm's shift has to go somewhere.")
         x = torch.randn(3, in_channels, 11, 9, generator=generator)
