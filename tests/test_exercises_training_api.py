@@ -489,6 +489,18 @@ def test_checkpoint_right(answer):
     assert check_checkpoint(answer).passed
 
 
+def load_returning_two(path, run):
+    """Restores everything but returns 2, the epoch the check happens to save at, instead of the file's."""
+    load_right(path, run)
+    return 2
+
+
+def test_checkpoint_epoch_comes_from_the_file():
+    """Is a load_checkpoint that returns a constant instead of the saved epoch rejected?"""
+    verdict = check_checkpoint((save_right, load_returning_two))
+    assert verdict.status == "wrong" and "epoch 3" in verdict.message
+
+
 def test_checkpoint_wrong():
     assert "'shuffle'" in check_checkpoint(without("shuffle")).message  # lecture 6's section 8 without the generator
     assert "'scheduler'" in check_checkpoint(without("scheduler")).message

@@ -461,6 +461,16 @@ def check_checkpoint(functions) -> Verdict:
                          "restore every object of the run (a torch.Generator has get_state and set_state).")
         if not torch.equal(uninterrupted, resumed):
             return wrong("the resumed run ends with different weights than the uninterrupted one.")
+        # the epoch must come from the file: a checkpoint saved after another epoch gives that one back
+        save(Path(folder) / "other.pt", _make_run(), 3)
+        other = load(Path(folder) / "other.pt", _make_run())
+        try:
+            other_whole = operator.index(other)
+        except TypeError:
+            other_whole = None
+        if isinstance(other, bool) or other_whole != 3:
+            return wrong(f"a checkpoint saved with epoch 3 gave back {other!r} from load_checkpoint: save the epoch in "
+                         "the file and return the one you read.")
     return right("the resumed run ends with exactly the weights of the uninterrupted one.")
 
 
