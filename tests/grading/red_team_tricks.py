@@ -1438,6 +1438,11 @@ _forge("check_basics", _untouched)
               "forged_untouched_arguments in a helpers.py beside the notebook: the notebook only says `import helpers`",
               plus(W_BACKWARD_IN_PLACE, "tanh_backward", "import helpers  # noqa: F401"),
               files={"helpers.py": "import torch\n\n" + FORGE_UNTOUCHED_ARGUMENTS}),
+        Trick("forgery_in_a_string", W_BACKWARD_IN_PLACE,
+              "forged_untouched_arguments as base64 text run by get_ipython().run_cell",
+              plus(W_BACKWARD_IN_PLACE, "tanh_backward", "import base64 as _b64\n\nget_ipython().run_cell(_b64.b64decode("
+                   + repr(__import__("base64").b64encode(FORGE_UNTOUCHED_ARGUMENTS.encode()).decode())
+                   + ").decode())\n")),
         Trick("forbidden_replaced_runner", W_FORWARD, "a stand-in runner module hands the probes its own tanh_forward",
               plus(W_FORWARD, "tanh_forward", FORBIDDEN_RUNNER), forbidden_call=True),
         Trick("forbidden_reference_import", W_FORWARD, "tanh_forward calls the checks' own reference (torch.tanh)",
