@@ -7,8 +7,9 @@ without it; a trick against the forbidden-call rule may earn what a correct
 function earns (issue 23, item 4). A table of every trick's points is printed
 (``pytest -s``) and written to ``red_team.json`` in the course's folder
 (and to ``$RED_TEAM_TABLE`` if set); ``RED_TEAM_ONLY=name,name`` grades a subset.
-It takes about 5-6 minutes with two workers on a loaded 2-core machine (68
-submissions; 335 s measured with other test runs beside it).
+It is slow: 85 submissions took 424 s with two workers on a 2-core machine
+whose load average was 15-18 (other test runs beside it); results and how they
+were measured are in ``red_team/README.md``.
 """
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ CELL_TIMEOUT = 20  # seconds per cell here: bounds the tricks that hog time
 
 
 def todays_tanh_inputs() -> list[torch.Tensor]:
-    """The inputs of test_tanh_forward_values and test_tanh_forward_stable in today's source, hidden ones too."""
+    """The inputs of test_tanh_forward_values and test_tanh_forward_stable, hidden ones too, as the source
+    fixed them before issue 23 (8ba4f0b): a table of answers for them is a trick of that design."""
     stable = (-1e4, -1000.0, -100.0, -20.0, 20.0, 100.0, 1000.0, 1e4)
     f32 = [44.0, 44.5, 88.0, 88.8, 89.0, 1e30, 3.4e38, float("inf")]
     f64 = [354.0, 355.0, 709.0, 709.8, 710.0, 1e300, 1.7e308, float("inf")]
