@@ -60,6 +60,14 @@ def _chunks_one_pass(w, X, y, chunk_size):
     return w.grad
 
 
+def _chunks_of_one_forward_pass(w, X, y, chunk_size):
+    """One backward per chunk, but all rows go through one forward pass: the graph holds the whole batch."""
+    squared_errors = (X @ w - y) ** 2
+    for start in range(0, len(X), chunk_size):
+        squared_errors[start:start + chunk_size].sum().div(len(X)).backward(retain_graph=True)
+    return w.grad
+
+
 def _chunks_drop_the_short_one(w, X, y, chunk_size):
     n = len(X)
     for start in range(0, n - chunk_size + 1, chunk_size):
@@ -141,7 +149,7 @@ WRONG = {
                                      _by_hand_with_autograd, _by_hand_with_functional_vjp,
                                      lambda a, b: torch.func.grad(lambda a, b: (a**2 * b).sum(), argnums=(0, 1))(a, b)],
     checks.check_gradient_in_chunks: [_chunks_unscaled, _chunks_averaged_over_chunks, _chunks_cleared_each_time,
-                                      _chunks_one_pass, _chunks_drop_the_short_one],
+                                      _chunks_one_pass, _chunks_drop_the_short_one, _chunks_of_one_forward_pass],
     checks.check_to_numpy: [lambda t: t.numpy(), lambda t: t.detach().cpu().numpy(), lambda t: t.numpy(force=True),
                             lambda t: np.asarray(t.detach()), lambda t: t.detach(), lambda t: t.cpu().numpy(),
                             lambda t: t.detach().tolist()],
@@ -247,3 +255,8 @@ def test_to_numpy_without_cpu_fails_on_a_gpu_tensor():
     """Where a GPU exists, is an answer that forgets .cpu() (the text promises GPU tensors) told so?"""
     assert checks.check_to_numpy(lambda t: t.detach().numpy().copy()).status == "wrong"
     assert checks.check_to_numpy(lambda t: t.detach().cpu().numpy().copy()).status == "right"
+
+
+def test_chunks_from_one_forward_pass_over_all_rows_are_named():
+    """Are chunks cut from one forward pass over the whole batch (its graph holds every row) told so?"""
+    assert "whole batch" in checks.check_gradient_in_chunks(_chunks_of_one_forward_pass).message

@@ -436,3 +436,18 @@ def test_the_library_by_another_route_is_named(answer):
 def test_bptt_through_torch_autograd_functional_is_named():
     """Is "no autograd" held when the student's autograd runs inside torch.autograd.functional.vjp?"""
     assert "asks autograd" in checks.check_input_gradients_through_time(_bptt_with_functional_vjp).message
+
+
+def test_a_quadrant_model_with_dropout_is_judged_in_eval_mode_and_left_in_its_mode():
+    """Is a right model with dropout judged without dropout, and handed back in the mode it came in?"""
+    model = _quadrant_model()
+    with_dropout = nn.Sequential(model[0], model[1], nn.Dropout(0.5), model[2])
+    assert with_dropout.training
+    assert checks.check_quadrant_classifier(with_dropout).status == "right"
+    assert with_dropout.training
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_quadrant_model_on_the_gpu_is_right():
+    """Is a right model that the student moved to the GPU (lecture 1's device pattern) judged, not an error?"""
+    assert checks.check_quadrant_classifier(_quadrant_model().to("cuda")).status == "right"

@@ -54,7 +54,14 @@ def check_gradient_in_chunks(gradient_in_chunks):
         y = torch.randn(n, generator=generator, dtype=torch.float64)
         start = torch.randn(d, generator=generator, dtype=torch.float64)
         w = start.clone().requires_grad_()
-        returned, calls = torch_calls(gradient_in_chunks, w, X.clone(), y.clone(), chunk_size)
+        saved_rows = []   # the first size of every tensor autograd saves: a chunk's rows, or all n of them
+
+        def pack(tensor):
+            saved_rows.append(tensor.shape[0] if tensor.dim() else 0)
+            return tensor
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+            returned, calls = torch_calls(gradient_in_chunks, w, X.clone(), y.clone(), chunk_size)
         leaf = start.clone().requires_grad_()
         ((X @ leaf - y) ** 2).mean().backward()
         chunks = math.ceil(n / chunk_size)
@@ -62,6 +69,10 @@ def check_gradient_in_chunks(gradient_in_chunks):
         if passes != chunks:
             return wrong(f"for {n} rows in chunks of {chunk_size} your code ran {passes} backward passes; the "
                          f"exercise asks for one per chunk ({chunks} here), so that no pass holds all the rows.")
+        if chunk_size < n and n in saved_rows:   # (no case has d == n: w itself is saved too)
+            return wrong(f"for {n} rows in chunks of {chunk_size}, one forward pass of your code computed all "
+                         f"{n} rows at once, so its graph holds the whole batch; the point of chunks is that no "
+                         "graph ever does. Compute each chunk's loss from that chunk's rows only.")
         ours = returned if isinstance(returned, torch.Tensor) else w.grad
         if ours is None or tuple(ours.shape) != (d,):
             return wrong(f"return w.grad, a tensor of the shape of w, ({d},).")

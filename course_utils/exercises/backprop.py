@@ -110,7 +110,7 @@ def check_softmax_cross_entropy(SoftmaxCrossEntropy):
             labels = torch.tensor([1])   # the wrong class by 1000: the loss is 1000
         loss = SoftmaxCrossEntropy()
         # every call, torch's own included: nn.CrossEntropyLoss()(Z, y) is F.cross_entropy by another route
-        value, forward_calls = every_torch_call(loss.forward, Z.to(dtype), labels)
+        value, forward_calls = every_torch_call(loss.forward, Z.to(dtype, copy=True), labels.clone())
         gradient, backward_calls = every_torch_call(loss.backward)
         library = used(forward_calls + backward_calls, _LIBRARY_SOFTMAX | AUTOGRAD_CALLS)
         if library:
@@ -216,11 +216,20 @@ def check_quadrant_classifier(model):
     generator = torch.Generator().manual_seed(7)
     X = torch.randn(2000, 2, generator=generator)
     labels = (X[:, 0] * X[:, 1] > 0).long()
-    with torch.no_grad():
-        logits = model(X)
+    parameters = list(model.parameters()) if isinstance(model, nn.Module) else []
+    device = parameters[0].device if parameters else torch.device("cpu")   # a model moved to the GPU is fine
+    training = isinstance(model, nn.Module) and model.training
+    if training:
+        model.eval()      # no dropout at test time, and BatchNorm's running statistics left alone
+    try:
+        with torch.no_grad():
+            logits = model(X.to(device))
+    finally:
+        if training:
+            model.train()
     if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != (2000, 2):
         return wrong("the model should map a batch of shape (N, 2) to logits of shape (N, 2).")
-    accuracy = (logits.argmax(dim=1) == labels).float().mean().item()
+    accuracy = (logits.argmax(dim=1).cpu() == labels).float().mean().item()
     if accuracy < 0.95:
         return wrong(f"{accuracy:.1%} of 2,000 fresh points are right; reach 95 %: more hidden units, "
                      "more steps or a larger learning rate.")
