@@ -51,8 +51,9 @@ def check_log_softmax_classifier(classifier) -> Verdict:
     """Your turn (section 4): a 2 -> 3 ReLU classifier ending in ``nn.LogSoftmax`` whose dim suits a batch and one point.
 
     The check feeds a batch (N × 2) and a single point (shape (2,)): only the
-    last dimension is the class dimension for both. It also checks that the
-    model is not linear (a hidden ReLU).
+    last dimension is the class dimension for both. Forward hooks check that a
+    ReLU, and nothing else, sits between the two Linear layers, and that the
+    output layer's scores go straight into the LogSoftmax.
     """
     if not isinstance(classifier, nn.Module):
         return wrong(f"build an nn.Module (e.g. nn.Sequential), not a {type(classifier).__name__}.")
