@@ -196,6 +196,24 @@ def shapes_by_running(layers, input_shape):
     return shapes
 
 
+def shapes_by_functions(layers, input_shape):
+    """Runs each layer's function on zeros instead of the layer itself."""
+    x, shapes = torch.zeros(input_shape), []
+    for layer in layers:
+        if isinstance(layer, nn.Conv2d):
+            x = F.conv2d(x, layer.weight, layer.bias, layer.stride, layer.padding)
+        elif isinstance(layer, nn.MaxPool2d):
+            x = F.max_pool2d(x, layer.kernel_size, layer.stride, layer.padding)
+        elif isinstance(layer, nn.AvgPool2d):
+            x = F.avg_pool2d(x, layer.kernel_size, layer.stride, layer.padding)
+        elif isinstance(layer, nn.Flatten):
+            x = x.reshape(len(x), -1)
+        elif isinstance(layer, nn.Linear):
+            x = F.linear(x, layer.weight, layer.bias)
+        shapes.append(tuple(x.shape))
+    return shapes
+
+
 def test_track_shapes():
     passes(check_track_shapes, shapes_right)
     passes(check_track_shapes, shapes_by_size_formula)
@@ -206,6 +224,7 @@ def test_track_shapes():
     fails(check_track_shapes, lambda layers, shape: shapes_right(layers, shape, swap=True), "is not")
     fails(check_track_shapes, lambda layers, shape: shapes_right(layers, shape)[:-1], "one shape per layer")
     fails(check_track_shapes, shapes_by_running, "ran a layer")
+    fails(check_track_shapes, shapes_by_functions, "ran a layer")
     fails(check_track_shapes, lambda layers, shape: shapes_by_running(nn.Sequential(*layers), shape), "ran a layer")
     assert check_track_shapes(not_implemented).status == "not attempted"
 

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.overrides import TorchFunctionMode
 from torch.utils.data import DataLoader, TensorDataset
 
 from ..selfcheck import Verdict, right, self_check, wrong
@@ -136,6 +137,17 @@ def _refuse_to_run(module, inputs):
     raise _RanALayer
 
 
+class _RefuseLayerMath(TorchFunctionMode):
+    """Refuses the functions the layers run (``F.conv2d``, ``F.max_pool2d``, ...), called on any tensor."""
+
+    REFUSED = {"conv2d", "max_pool2d", "max_pool2d_with_indices", "avg_pool2d", "linear", "batch_norm", "flatten"}
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if getattr(func, "__name__", "") in self.REFUSED:
+            raise _RanALayer
+        return func(*args, **(kwargs or {}))
+
+
 def _pair(value):
     return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
 
@@ -217,10 +229,12 @@ def check_track_shapes(track_shapes) -> Verdict:
         expected = _true_shapes(layers, input_shape)
         handles = [layer.register_forward_pre_hook(_refuse_to_run) for layer in layers]
         try:
-            got = track_shapes(list(layers), input_shape)
+            with _RefuseLayerMath():
+                got = track_shapes(list(layers), input_shape)
         except _RanALayer:
-            return wrong("your code ran a layer: work the shapes out from the layers' settings "
-                         "(out_channels, kernel_size, stride, padding, out_features), without calling any layer.")
+            return wrong("your code ran a layer (or its function, such as F.conv2d): work the shapes out from the "
+                         "layers' settings (out_channels, kernel_size, stride, padding, out_features), without "
+                         "computing any layer's output.")
         finally:
             for handle in handles:
                 handle.remove()
