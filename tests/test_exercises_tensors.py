@@ -58,7 +58,8 @@ def _distances_expanded(X):
 RIGHT = {  # check -> answers written in different ways, each must be "Right"
     checks.check_result_dtypes: [(f32, u8, f16, f16), [f32, u8, f16, f16]],
     checks.check_rows_to_probabilities: [lambda M: M / M.sum(dim=1, keepdim=True), lambda M: M / M.sum(1)[:, None],
-                                         lambda M: (M.T / M.sum(dim=1)).T],
+                                         lambda M: (M.T / M.sum(dim=1)).T,
+                                         lambda M: M.double() / M.double().sum(dim=1, keepdim=True)],
     checks.check_permuted_strides: [((6, 4, 5), (1, 30, 6)), [torch.Size([6, 4, 5]), [1, 30, 6]]],
     checks.check_view_or_reshape: [{"view", "reshape"}, ["reshape", "view"]],
     checks.check_fill_multiples_of_three: [_fill_mask, _fill_masked_fill,

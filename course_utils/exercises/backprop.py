@@ -166,7 +166,7 @@ def check_input_gradients_through_time(input_gradients):
             ours = torch.as_tensor(ours, dtype=torch.float64) if not isinstance(ours, torch.Tensor) else ours
         except (TypeError, ValueError, RuntimeError):
             return wrong("return a tensor (or a list of numbers) with one gradient per x_t.")
-        verdict = _compare(f"for {len(xs)} steps and w = {w_value}, the gradients", ours, leaf.grad,
+        verdict = _compare(f"for {len(xs)} steps and w = {w_value}, the vector of gradients", ours, leaf.grad,
                            "Which quantity of section 5's backward loop is the gradient at the input of tanh at "
                            "step t, and with which factor does x_t enter that input?")
         if verdict is not None:

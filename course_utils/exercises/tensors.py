@@ -71,7 +71,8 @@ def check_rows_to_probabilities(rows_to_probabilities):
             hint = (" For a square matrix, dividing by M.sum(dim=1) runs without an error but lines the "
                     "sums up with the columns: keep the summed dimension.") if shape[0] == shape[1] else ""
             return wrong(f"for a {shape} input the rows do not sum to 1.{hint}")
-        if not torch.allclose(result * M.sum(dim=1, keepdim=True), M, rtol=1e-5):
+        # in float64: a right answer may return a wider dtype than M's
+        if not torch.allclose(result.double() * M.double().sum(dim=1, keepdim=True), M.double(), rtol=1e-5):
             return wrong("the rows sum to 1 but are not the rows of M scaled: divide, do not transform otherwise.")
         if len(calls) > _LOOP_CALLS:
             return wrong(f"for a {shape} input your code made {len(calls)} tensor operations: a loop over the rows "
