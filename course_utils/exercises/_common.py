@@ -1,5 +1,6 @@
 """What the checks of lectures 01-03 share: they leave the random state alone, and they can see how an answer
-computes (which torch functions the student's own code calls), to hold an exercise to the method it asks for.
+computes (which torch functions the student's own code calls, and which torch calls on its behalf), to hold an
+exercise to the method it asks for.
 """
 from __future__ import annotations
 
