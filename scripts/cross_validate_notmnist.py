@@ -14,22 +14,28 @@ the repository.
 The images are cut exactly as lecture 07 cuts them
 (``train_val_test_split(images, labels, (0.64, 0.16, 0.2), seed=0)``):
 
-* the **held-out test block** is the lecture's test split (20 %). No choice
-  of this script or of the lecture ever sees it;
+* the **held-out test block** is the lecture's test split (20 %). No run of
+  this script's comparison, and no choice in the lecture, sees it (an
+  earlier version of this script did: see the history note under
+  ``CANDIDATES``);
 * the **development images** are the lecture's train and validation splits
   together (80 %).
 
 ``--compare`` chooses: every candidate recipe (``CANDIDATES``) is scored by
 5-fold cross-validation *inside the development images* (trained on four
 folds, validated on the fifth, five times). The held-out block is never given
-to a model. That is how the recipe was chosen.
+to a model. That is how the recipe's number of epochs was chosen and its
+augmentation and label smoothing were checked; its other settings come from
+the earlier comparison described under ``CANDIDATES``.
 
 Without ``--compare`` the script runs lecture 07's final procedure: the recipe
 (``course_utils.models.RECIPE``) is trained on all development images and
-tested once on the held-out block, with seed 0 the very model the lecture
-exports. ``--seeds 0,1,2`` repeats it with other seeds (initial weights,
-batch order, augmentation) to show how much one training run varies; nothing
-is chosen from these numbers. ``--set num_epochs=2`` (any key of ``RECIPE``,
+tested once on the held-out block; with seed 0 (and the same number of math
+threads) it is the very model the lecture exports. ``--seeds 0,1,2`` repeats
+it with other seeds (initial weights, batch order, augmentation) to show how
+much one training run varies; nothing is chosen from these numbers. On the
+real 5,000-image sample, one thread each: seed 0 95.00 % (as in the
+lecture), seed 1 94.50 %, seed 2 95.10 % on the 1,000 held-out images. ``--set num_epochs=2`` (any key of ``RECIPE``,
 a Python literal as value) changes the recipe for this run, for example to
 try a setting of your own with ``--compare``.
 """
