@@ -272,7 +272,8 @@ def check_stratified_folds(stratified_folds) -> object:
 
     first, again, other = fold_sets(0), fold_sets(0), fold_sets(1)
     if first != again:
-        return wrong("the same seed must give the same folds: draw with np.random.default_rng(seed).")
+        return wrong("the same seed must give the same folds: draw from a generator made from `seed`, such as "
+                     "np.random.default_rng(seed).")
     if first == other:
         return wrong("seeds 0 and 1 give folds with the same images (perhaps in another order): shuffle each "
                      "class's indices before cutting it.")
