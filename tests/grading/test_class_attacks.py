@@ -36,7 +36,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from unix_users import UnixUser, exposing_command, shared_folder
+from unix_users import UnixUser, shared_folder
 
 from conftest import COURSE, tiny_notebook
 
@@ -368,8 +368,8 @@ def test_oversized_and_malformed_submissions_do_not_stop_the_class(hub):
     assert (hub.course / "quarantine" / "second" / f"{eve.name}.txt").is_file()
     assert_honest_grades(hub, rows)
     assert post({"notes.txt": b"no notebook here"})[0] == 200
-    hub.grades()
-    assert "holds no notebook" in hub.collected, hub.collected
+    collected = hub.people["instructor"].course("collect").stdout
+    assert "holds no notebook" in collected, collected
     assert post({"second.ipynb": b"\x00not json at all"})[0] == 200
     rows = hub.grades()
     assert_honest_grades(hub, rows)
@@ -440,8 +440,12 @@ def test_a_student_reads_nothing_of_the_instructors(hub):
                     lines.add(line.strip())
     secrets_file.write_text("\n".join(sorted(lines)))
     secrets_file.chmod(0o644)
-    roots = [str(hub.root), str(REPOSITORY), str(hub.state), "/tmp", "/srv", "/home", "/var", "/usr/local/share",
-             "/opt", "/dev/shm"]
+    # Folders she may pass through but not list (the course root, the repository: mode o=x) hide nothing
+    # from a guess: their entries are walked by name too (but the venv: PyPI's packages, open by design).
+    named = [str(entry) for folder in (hub.root, REPOSITORY, hub.state) for entry in folder.iterdir()
+             if entry.name != ".venv"]
+    roots = [str(hub.root), str(REPOSITORY), str(hub.state), *named, "/tmp", "/srv", "/home", "/var",
+             "/usr/local/share", "/opt", "/dev/shm"]
     done = eve.run(PYTHON, "-c", SECRET_WALK, str(secrets_file), *roots, timeout=600)
     readable, *lines = done.stdout.strip().split("\n")
     ours = {str(hub.folder), str(REPOSITORY)}  # this class's set-up: everything found there counts
@@ -469,14 +473,18 @@ def test_a_student_reads_nothing_of_the_instructors(hub):
 def test_feedback_reaches_its_student_only(hub):
     """The instructor releases feedback through the service: does alice get hers with nbgrader's own
     fetch_feedback, without the hidden test, and is eve refused bob's?"""
-    hub.grades()
+    if not (hub.course / "grades.csv").is_file():  # (this test run alone)
+        hub.grades()
     out = hub.people["instructor"].course("feedback").stdout
     assert "feedback released to the exchange service" in out, out
     alice, eve, bob = hub.people["alice"], hub.people["eve"], hub.people["bob"]
     alice.nbgrader("fetch_feedback", "first")
     pages = list((alice.user.home / "first" / "feedback").rglob("*.html"))
     assert len(pages) == 1, pages
-    page = pages[0].read_text()
+    import html
+    import re
+
+    page = html.unescape(re.sub(r"<[^>]+>", "", pages[0].read_text()))  # the text, without the highlighting
     assert "return 734519" in page and f"assert answer() == {ANSWER}" not in page
     stamp = (hub.course / "submitted" / bob.name / "first" / ".exchange-source").read_text().strip()
     status, answer = eve.api("GET", f"/feedback/{COURSE_ID}/first/{bob.name}", params={"timestamp": stamp})
