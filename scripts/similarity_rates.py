@@ -21,7 +21,8 @@ sys.path.insert(0, str(ROOT / "tests" / "grading"))
 
 import generated_class as corpus  # noqa: E402
 
-from course_utils.grading.similarity import THRESHOLD, similar_pairs, starter_code, student_code  # noqa: E402
+from course_utils.grading.similarity import (THRESHOLD, similar_pairs, starter_code,  # noqa: E402
+                                             starter_statements, student_code)
 
 
 def main() -> None:
@@ -40,8 +41,9 @@ def main() -> None:
             notebooks, planted = corpus.make_class(assignment, args.students - args.copies, args.copies, seed)
             independent = [student for student in notebooks if "_s" in student]
             start = time.perf_counter()
-            codes = {student: student_code(notebook) for student, notebook in notebooks.items()}
-            pairs = similar_pairs(codes, starter_code(ROOT / "assignments", assignment), keep_above=0.0).pairs
+            starter = starter_code(ROOT / "assignments", assignment)
+            codes = {student: student_code(notebook, starter_statements(starter)) for student, notebook in notebooks.items()}
+            pairs = similar_pairs(codes, starter, keep_above=0.0).pairs
             seconds.append(time.perf_counter() - start)
             scores = {frozenset((pair.student_a, pair.student_b)): pair.similarity for pair in pairs}
             planted_total += len(planted)

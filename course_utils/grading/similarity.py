@@ -2,27 +2,43 @@
 
 Each submission's code is what the student wrote: its solution cells and the
 code cells the student added (a solution split over several cells counts
-whole), never the locked set-up and test cells. The code is tokenised and
-fingerprinted by copydetect (Python tokens; names, strings and comments
-normalised away, so renaming variables or rewording comments hides nothing;
-k-grams of ``NOISE`` normalised characters, all kept). Fingerprints of the
-released starter code (class skeletons, docstrings, ``raise
-NotImplementedError()``) are removed, and so is code that most of a big class
-writes the same way (a fingerprint in more than ``COMMON_SHARE`` of the
-submissions, with at least ``COMMON_MIN_CLASS`` submissions): the one obvious
-way to write ``TanhFunction.forward`` is no evidence of copying.
+whole), never the locked set-up and test cells. It is first rewritten in a
+canonical form (:func:`canonical_code`: comments, docstrings and ``print``
+statements dropped, layout normalised by ``ast.unparse``, top-level
+statements and each class's methods sorted), so reordering functions, adding
+prints or splitting cells hides nothing; statements and methods given in the
+starter code are dropped (``given`` to :func:`canonical_code`). The rest is tokenised and
+fingerprinted by copydetect (Python tokens; names and strings normalised, so
+renaming variables hides nothing; k-grams of ``NOISE`` normalised characters,
+all kept). Fingerprints of the released starter code are removed, and so is
+code that most of a big class writes the same way (a fingerprint in more than
+``COMMON_SHARE`` of the submissions, with at least ``COMMON_MIN_CLASS``
+submissions): the one obvious way to write ``TanhFunction.forward`` is no
+evidence of copying.
 
-A pair's similarity is the larger of the two shares of each submission's
-remaining code that the other one holds too (copydetect's per-file score): a
-copy padded with prints, helpers or extra cells still holds nearly all of the
-original, which holds nearly all of the copy's code.
+A pair's similarity is ``|A & B| / min(|A|, |B|)`` over their fingerprint
+sets, the larger of the two containments: a copy padded with helpers or extra
+cells still holds all of the original.
 
-``THRESHOLD`` was chosen on the generated corpus of
-``tests/grading/generated_class.py`` (both homeworks; copies with renamed
-variables, reordered functions, changed comments and prints, split cells;
-independent solutions written in several genuinely different ways per solution
-cell): see ``scripts/similarity_rates.py`` for the measured detection and
-false-pair rates, which the README quotes.
+Why copydetect (0.5.0): it implements winnowing (Schleimer, Wilkerson and
+Aiken 2003, the algorithm behind MOSS) in pure Python and returns the matching
+regions. Dolos (npm ``@dodona/dolos-lib``) is better kept but would bring
+Node.js and native tree-sitter parsers into a course installed with pip
+alone; pycode-similar (2020) compares syntax trees without regions; MOSS is a
+web service.
+
+``THRESHOLD`` was chosen on the generated class of
+``tests/grading/generated_class.py`` (independent solutions written in
+several genuinely different ways per solution cell, with their own small
+choices; copies disguised by renamed variables, reordered functions and
+methods, changed and added comments, added prints, split cells).
+``scripts/similarity_rates.py`` on 3 classes of 300 per homework (30 copies
+each): every planted pair scores 1.0; at 0.95 no pair of independent students
+of homework 2 is listed (the most alike: 0.93) and TANH_FALSE of 108,945 of
+homework 1 (TANH_RATE), whose few-line solutions some independent students
+write line for line alike. Copies edited beyond those disguises fall below 1;
+a lower threshold would catch more of them at the cost of more independent
+pairs (at 0.90: TANH_FALSE_90 and 2 pairs of 108,945).
 
 Nothing here changes a grade or a status: it reads notebooks and returns pairs.
 """
@@ -68,9 +84,10 @@ class Comparison:
     fingerprints: Mapping[str, object]  # copydetect's CodeFingerprint of each code, boilerplate removed
 
 
-def student_code(notebook: nbformat.NotebookNode) -> str:
-    """The code a student wrote (solution cells and cells without nbgrader metadata), canonical."""
-    return canonical_code(cell.source for cell in notebook.cells if _written_by_student(cell))
+def student_code(notebook: nbformat.NotebookNode, given: frozenset[str] = frozenset()) -> str:
+    """The code a student wrote (solution cells and cells without nbgrader metadata), canonical, without
+    the statements ``given`` in the starter code (:func:`starter_statements`)."""
+    return canonical_code((cell.source for cell in notebook.cells if _written_by_student(cell)), given)
 
 
 def _written_by_student(cell) -> bool:
@@ -92,15 +109,15 @@ def starter_code(course: Path, assignment: str) -> str:
 
 
 def similar_pairs(codes: Mapping[str, str], starter: str = "", keep_above: float = THRESHOLD / 2) -> Comparison:
-    """Every pair of ``{student: canonical code}`` whose similarity is at least ``keep_above`` (and above 0).
+    """Every pair of ``{student: canonical code}`` (:func:`student_code`, :func:`submission_codes`) whose
+    similarity is at least ``keep_above`` (and above 0); ``starter`` is the canonical starter code, whose
+    fingerprints are no evidence.
 
     A pair's similarity is the share of the smaller fingerprint set found in the other:
     ``|A & B| / min(|A|, |B|)``, that is the larger of the two containments.
     """
     import numpy as np
 
-    given = _statements(starter)
-    codes = {student: without_starter(code, given) for student, code in codes.items()}
     starter_hashes = _fingerprint(starter).hashes if starter.strip() else set()
     raw = {student: _fingerprint(code) for student, code in codes.items()}
     boilerplate = starter_hashes | common_fingerprints([raw[student].hashes - starter_hashes for student in raw])
@@ -123,38 +140,6 @@ def similar_pairs(codes: Mapping[str, str], starter: str = "", keep_above: float
     return Comparison(pairs, codes, prints)
 
 
-def without_starter(code: str, starter: set[str]) -> str:
-    """Canonical ``code`` without the statements and methods that are, word for word, in the canonical
-    starter code (the set-up cell, a class's given ``__init__``, the ungraded experiment cells)."""
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
-        return code
-    kept = []
-    for node in tree.body:
-        text = ast.unparse(node)
-        if text in starter:
-            continue
-        if isinstance(node, ast.ClassDef):
-            node.body = [member for member in node.body if ast.unparse(member) not in starter] or [ast.Pass()]
-        kept.append(node)
-    return ast.unparse(ast.Module(body=kept, type_ignores=[]))
-
-
-def _statements(code: str) -> set[str]:
-    """Every top-level statement and class member of canonical ``code``, as text."""
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
-        return set()
-    found = set()
-    for node in tree.body:
-        found.add(ast.unparse(node))
-        if isinstance(node, ast.ClassDef):
-            found |= {ast.unparse(member) for member in node.body}
-    return found
-
-
 def matching_regions(comparison: Comparison, pair: Pair) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
     """``(spans of code_a, spans of code_b)``: the ``(start, end)`` characters of each pair's code that the
     other holds too (copydetect's slices)."""
@@ -175,7 +160,9 @@ def common_fingerprints(hash_sets: list[set[int]]) -> set[int]:
 
 
 def submission_codes(course: Path, assignment: str, students: Iterable[str] | None = None) -> dict[str, str]:
-    """``{student: code}`` of every graded notebook ``autograded/<student>/<assignment>/*.ipynb``."""
+    """``{student: code}`` of every graded notebook ``autograded/<student>/<assignment>/*.ipynb`` (canonical,
+    without the starter code's statements)."""
+    given = starter_statements(starter_code(course, assignment))
     found = {}
     root = course / "autograded"
     folders = [root / student / assignment for student in students] if students is not None \
@@ -184,7 +171,8 @@ def submission_codes(course: Path, assignment: str, students: Iterable[str] | No
         notebooks = sorted(folder.glob("*.ipynb")) if folder.is_dir() else []
         if notebooks:
             found[folder.parent.name] = canonical_code(
-                cell.source for path in notebooks for cell in read_notebook(path).cells if _written_by_student(cell))
+                (cell.source for path in notebooks for cell in read_notebook(path).cells if _written_by_student(cell)),
+                given)
     return found
 
 
@@ -218,40 +206,68 @@ def _without(fingerprint, boilerplate: set[int]):
     return kept
 
 
-def canonical_code(cells: Iterable[str]) -> str:
+def canonical_code(cells: Iterable[str], given: frozenset[str] = frozenset()) -> str:
     """The code of ``cells`` as Python sees it, in a fixed order: comments, docstrings and ``print(...)``
     statements dropped, layout normalised (``ast.unparse``), the top-level statements of all cells and each
-    class's methods sorted by their code with every name blanked out. Reordering functions or methods,
-    splitting cells, adding prints or rewording comments then changes nothing. A cell that does not parse
-    is kept as it is, at the end."""
+    class's members sorted by their code with every name blanked out, and the statements and class members
+    that are word for word in ``given`` (:func:`starter_statements`) left out. Reordering functions or
+    methods, splitting cells, adding prints or rewording comments then changes nothing. A cell that does not
+    parse is kept as it is, at the end."""
     statements, unparsed = [], []
     for source in cells:
         try:
             statements += ast.parse(_python_only(source)).body
         except SyntaxError:
             unparsed.append(source)
+    texts = []
+    for node in _cleaned(statements):
+        if isinstance(node, ast.ClassDef):  # its members one by one: each is unparsed once
+            members = sorted((text for text in map(ast.unparse, node.body) if text not in given), key=_order)
+            if not members and node.body:
+                continue  # nothing of the student's in it: the starter's class as given
+            node.body = [ast.Pass()]
+            header = ast.unparse(node).rsplit("\n", 1)[0]
+            text = "\n".join([header, *("\n".join("    " + line if line else line for line in member.split("\n"))
+                                         for member in members)])
+        else:
+            text = ast.unparse(node)
+        if text not in given:
+            texts.append(text)
+    return "\n\n".join([*sorted(texts, key=_order), *unparsed])
 
-    def key(node) -> str:
-        return NAME.sub("V", ast.unparse(node))
 
-    def clean(body: list) -> list:
-        kept = []
-        for node in body:
-            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
-                continue  # a docstring or a bare string
-            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) \
-                    and isinstance(node.value.func, ast.Name) and node.value.func.id == "print":
-                continue
-            for field in ("body", "orelse", "finalbody"):
-                if isinstance(getattr(node, field, None), list):
-                    setattr(node, field, clean(getattr(node, field)) or [ast.Pass()])
-            if isinstance(node, ast.ClassDef):
-                node.body = sorted(node.body, key=key)
-            kept.append(node)
-        return kept
+def starter_statements(starter: str) -> frozenset[str]:
+    """Every top-level statement and class member of the canonical ``starter`` code, as text."""
+    try:
+        tree = ast.parse(starter)
+    except SyntaxError:
+        return frozenset()
+    found = set()
+    for node in tree.body:
+        found.add(ast.unparse(node))
+        if isinstance(node, ast.ClassDef):
+            found |= {ast.unparse(member) for member in node.body}
+    return frozenset(found)
 
-    tree = ast.Module(body=sorted(clean(statements), key=key), type_ignores=[])
-    return "\n\n".join([ast.unparse(tree), *unparsed])
+
+def _order(text: str) -> str:
+    return NAME.sub("V", text)
+
+
+def _cleaned(body: list) -> list:
+    """``body`` without docstrings, bare strings and ``print(...)`` statements, at every depth."""
+    kept = []
+    for node in body:
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            continue
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) \
+                and isinstance(node.value.func, ast.Name) and node.value.func.id == "print":
+            continue
+        for field in ("body", "orelse", "finalbody"):
+            if isinstance(getattr(node, field, None), list):
+                setattr(node, field, _cleaned(getattr(node, field)) or [ast.Pass()])
+        kept.append(node)
+    return kept
 
 
 def _python_only(source: str) -> str:
