@@ -166,6 +166,10 @@ class ExchangeService:
             if _read_small(folder / SOURCE_FILE) == source:
                 report.unchanged.append(student)
                 continue
+            earlier = safe_files.quarantined(course, assignment, sources=True).get(student)
+            if earlier and earlier[0] == f"exchange {stamp}":  # this very submission was refused before
+                report.quarantined[student] = earlier[1]
+                continue
             try:
                 answer = self.request("GET", f"/submission/{self.course_id}/{assignment}/{student}",
                                       params={"timestamp": stamp})

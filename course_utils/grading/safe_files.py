@@ -179,12 +179,14 @@ def quarantine(course: Path, assignment: str, student: str, reason: str, source:
     return record
 
 
-def quarantined(course: Path, assignment: str) -> dict[str, str]:
-    """``{student: latest reason}`` of the submissions of ``assignment`` in quarantine."""
+def quarantined(course: Path, assignment: str, sources: bool = False) -> dict:
+    """``{student: latest reason}`` of the submissions of ``assignment`` in quarantine
+    (with ``sources``: ``{student: (which submission, latest reason)}``)."""
     folder = Path(course) / QUARANTINE / assignment
     found = {}
     for record in sorted(folder.glob("*.txt")) if folder.is_dir() else []:
         lines = record.read_text(encoding="utf-8", errors="replace").strip().splitlines()
         if lines:
-            found[record.stem] = lines[-1].split("\t")[-1]
+            fields = lines[-1].split("\t")
+            found[record.stem] = (fields[1] if len(fields) > 2 else "", fields[-1]) if sources else fields[-1]
     return found

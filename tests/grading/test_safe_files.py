@@ -119,3 +119,9 @@ def test_quarantine_lists_the_latest_reason(tmp_path):
     safe_files.quarantine(tmp_path, "hw", "ann", "first reason")
     safe_files.quarantine(tmp_path, "hw", "ann", "second reason")
     assert safe_files.quarantined(tmp_path, "hw") == {"ann": "second reason"}
+
+
+def test_quarantine_keeps_which_submission_it_was(tmp_path):
+    safe_files.quarantine(tmp_path, "hw", "ann", "too big", "exchange 2026-01-01 00:00:00.000000")
+    assert safe_files.quarantined(tmp_path, "hw", sources=True) == {
+        "ann": ("exchange 2026-01-01 00:00:00.000000", "too big")}
