@@ -24,6 +24,9 @@ MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN T
            "BEGIN MARK SCHEME", "END MARK SCHEME")
 
 
+# Building the edition releases the homework with nbgrader; one test pip-installs the package.
+pytestmark = pytest.mark.slow
+
 @pytest.fixture(scope="module")
 def course_copy(tmp_path_factory) -> Path:
     course = tmp_path_factory.mktemp("instructor") / "assignments"

@@ -28,6 +28,7 @@ def batches(num_workers, **kwargs):
     return [(xb, yb) for xb, yb in loader]
 
 
+@pytest.mark.slow  # spawns worker processes that import torch
 def test_two_spawned_workers_give_the_same_batches_as_the_main_process():
     """Does lecture 06's num_workers=2 cell work where workers are spawned, not forked?"""
     in_process = batches(0)
@@ -37,6 +38,7 @@ def test_two_spawned_workers_give_the_same_batches_as_the_main_process():
         assert torch.equal(a, c) and torch.equal(b, d)
 
 
+@pytest.mark.slow  # spawns worker processes that import torch
 def test_a_dataset_class_defined_in_main_cannot_be_loaded_by_spawned_workers():
     """Why the lecture imports the class: a spawned worker cannot find a class that lives in __main__."""
     script = textwrap.dedent(
@@ -62,6 +64,7 @@ def test_a_dataset_class_defined_in_main_cannot_be_loaded_by_spawned_workers():
     assert "Can't get attribute 'DefinedHere'" in result.stderr
 
 
+@pytest.mark.slow  # spawns worker processes that import torch
 def test_lecture_06_worker_cell_runs_with_spawned_workers():
     """Lecture 06's own num_workers=2 cell, run as macOS and Windows run it: with spawned workers."""
     import json
