@@ -100,6 +100,7 @@ def test_matching_regions_point_at_the_shared_code():
     assert spans_a
 
 
+@pytest.mark.slow  # torch and every check of the homework, hidden ones included: about 10 s per homework
 @pytest.mark.parametrize("assignment", ["tanh", "augmentation"])
 def test_every_generated_solution_passes_the_homework_checks(assignment):
     """Independent solutions and disguised copies are right: every test cell, hidden tests included, passes."""
