@@ -91,13 +91,26 @@ class Report:
 
 # -- reading what the other steps wrote ---------------------------------------------------
 
+GRADE_COLUMNS = ["student_id", "assignment", "status", "automatic", "manual", "late_penalty", "total", "max",
+                 "submitted_at", "days_late", "detail"]  # export.COLUMNS, not imported: the export imports nbgrader
+
+
 def read_grades(course: Path, assignment: str) -> list[dict[str, str]]:
-    """The rows of ``grades.csv`` (the export's columns) for ``assignment``."""
+    """The rows of ``grades.csv`` for ``assignment``, every export column present (empty when the file lacks
+    it; an older file's ``student`` and ``auto_score`` stand in for ``student_id`` and ``total``)."""
     path = course / GRADES_CSV
     if not path.is_file():
         return []
     with open(path, newline="", encoding="utf-8") as file:
-        return [row for row in csv.DictReader(file) if row.get("assignment") == assignment]
+        rows = [row for row in csv.DictReader(file) if row.get("assignment") == assignment]
+    found = []
+    for raw in rows:
+        row = {column: raw.get(column) or "" for column in GRADE_COLUMNS}
+        row["student_id"] = row["student_id"] or raw.get("student") or ""
+        row["total"] = row["total"] or raw.get("auto_score") or ""
+        row["max"] = row["max"] or raw.get("auto_max") or ""
+        found.append(row)
+    return found
 
 
 def read_record(course: Path, assignment: str, student: str) -> dict:
@@ -310,7 +323,7 @@ def summary_lines(report: Report, page: Path) -> list[str]:
     lines = [f"{report.assignment}: {s['submissions']} submission(s), mean {s['mean']:.2f} / median "
              f"{s['median']:.2f} of {s['max']:g}; {s['zero']} zero, {s['full']} full, {s['flagged']} flagged, "
              f"{s['missing']} missing" if s["submissions"] else f"{report.assignment}: no graded submission"]
-    hardest = [row for row in report.items if not math.isnan(row.pass_rate)][:3]
+    hardest = [row for row in report.items if not math.isnan(row.pass_rate) and row.pass_rate < 1][:3]
     if hardest:
         lines.append("  most failed: " + ", ".join(f"{row.grade_id} ({row.pass_rate:.0%} pass)" for row in hardest))
     pairs = [p for p in (report.comparison.pairs if report.comparison else []) if p.similarity >= similarity.THRESHOLD]

@@ -203,3 +203,15 @@ def test_students_get_nothing_of_the_reports(course):
     assert marker in (course / "reports" / f"{ASSIGNMENT}.html").read_bytes()
     assert not [name for name, data in files.items() if marker in data]
     assert "/assignments/reports/" in (REPO / ".gitignore").read_text().splitlines()
+
+
+def test_grades_are_read_through_one_function_that_fills_every_column(tmp_path):
+    """A grades.csv of an older format (student, auto_score) still gives rows with the export's columns."""
+    from course_utils.grading.report import GRADE_COLUMNS, read_grades
+
+    (tmp_path / "grades.csv").write_text("student,assignment,status,auto_score,auto_max,manual_max,detail\n"
+                                         "ann,tanh,graded,7,10,4,\nbob,other,graded,1,10,0,\n")
+    assert read_grades(tmp_path, "tanh") == [{**{column: "" for column in GRADE_COLUMNS}, "student_id": "ann",
+                                              "assignment": "tanh", "status": "graded", "total": "7", "max": "10"}]
+    from course_utils.grading.export import COLUMNS
+    assert GRADE_COLUMNS == COLUMNS
