@@ -1,5 +1,6 @@
 """Lecture 08's self-checks: each accepts differently written right answers, rejects the wrong answers a
 student would plausibly write (with a reason), waits for the placeholder, and leaves the random state alone."""
+import copy
 import math
 import random
 from collections import Counter
@@ -188,6 +189,15 @@ def shapes_by_size_formula(layers, input_shape):
     return shapes
 
 
+def shapes_without_pool_padding(layers, input_shape):
+    """A plausible slip: the pools' size formula without their padding (only the convolutions' is read)."""
+    pools_unpadded = [copy.copy(layer) for layer in layers]
+    for layer in pools_unpadded:
+        if isinstance(layer, (nn.MaxPool2d, nn.AvgPool2d)):
+            layer.padding = 0
+    return shapes_right(pools_unpadded, input_shape)
+
+
 def shapes_by_running(layers, input_shape):
     x, shapes = torch.zeros(input_shape), []
     for layer in layers:
@@ -223,6 +233,7 @@ def test_track_shapes():
     fails(check_track_shapes, lambda layers, shape: shapes_right(layers, shape, flatten=False), "is not")
     fails(check_track_shapes, lambda layers, shape: shapes_right(layers, shape, swap=True), "is not")
     fails(check_track_shapes, lambda layers, shape: shapes_right(layers, shape)[:-1], "one shape per layer")
+    fails(check_track_shapes, shapes_without_pool_padding, "MaxPool2d")
     fails(check_track_shapes, shapes_by_running, "ran a layer")
     fails(check_track_shapes, shapes_by_functions, "ran a layer")
     fails(check_track_shapes, lambda layers, shape: shapes_by_running(nn.Sequential(*layers), shape), "ran a layer")
@@ -286,6 +297,7 @@ def test_fold_batchnorm():
     fails(check_fold_batchnorm, lambda conv, bn: fold_variant(conv, bn, in_place=True), "changed conv or bn")
     fails(check_fold_batchnorm, lambda conv, bn: nn.Sequential(conv, bn), "new nn.Conv2d")
     fails(check_fold_batchnorm, _without_padding_of_right, "stride and padding")
+    passes(check_fold_batchnorm, torch.nn.utils.fusion.fuse_conv_bn_eval)  # torch's own fold, eval mode only
     assert check_fold_batchnorm(not_implemented).status == "not attempted"
 
 
@@ -317,6 +329,16 @@ def classes_simulated(per_class, num_classes, batch_size):
     return sum(draws) / len(draws)
 
 
+def classes_lgamma_float32(per_class, num_classes, batch_size):
+    """The right formula through torch.lgamma in float32: off by up to 8e-4 (lgamma(2001) is about 13,200)."""
+    total, others = per_class * num_classes, per_class * (num_classes - 1)
+    if others < batch_size:
+        return float(num_classes)
+    t, o, b = (torch.tensor(float(v)) for v in (total, others, batch_size))
+    missing = torch.exp(torch.lgamma(o + 1) - torch.lgamma(o - b + 1) - torch.lgamma(t + 1) + torch.lgamma(t - b + 1))
+    return num_classes * (1 - missing)
+
+
 def test_expected_classes():
     passes(check_expected_classes, classes_exact)
     passes(check_expected_classes, classes_product)
@@ -325,6 +347,7 @@ def test_expected_classes():
     fails(check_expected_classes, lambda per_class, num_classes, batch_size: batch_size / per_class)
     fails(check_expected_classes, classes_simulated)
     fails(check_expected_classes, lambda *args: "ten", "return a number")
+    fails(check_expected_classes, classes_lgamma_float32, "close, but not the exact value")
     assert check_expected_classes(not_implemented).status == "not attempted"
 
 
@@ -348,6 +371,11 @@ def test_balancing_weights():
     fails(check_balancing_weights, lambda labels: 1.0 / torch.bincount(labels).float(), "one weight per example")
     fails(check_balancing_weights, lambda labels: 1.0 / (labels.float() + 1), "not all equal")
     fails(check_balancing_weights, lambda labels: -weights_inverse_count(labels), "non-negative")
+    # N x 1 weights balance the classes but WeightedRandomSampler refuses them ("should be a 1d sequence")
+    fails(check_balancing_weights, lambda labels: weights_inverse_count(labels).unsqueeze(1), "1-D sequence")
+    with pytest.raises(ValueError):
+        torch.utils.data.WeightedRandomSampler(weights_inverse_count(torch.tensor([0, 0, 1])).unsqueeze(1), 3)
+    passes(check_balancing_weights, lambda labels: [1 / torch.bincount(labels)[y] for y in labels])  # 0-d tensors
     assert check_balancing_weights(not_implemented).status == "not attempted"
 
 
