@@ -438,6 +438,9 @@ def test_a_student_reads_nothing_of_the_instructors(hub):
                     inside = False
                 elif inside and len(line.strip()) >= 30 and "raise NotImplementedError" not in line:
                     lines.add(line.strip())
+    # a line the lectures print too (a training loop's "for epoch in range(num_epochs):") is no secret
+    public = "\n".join(path.read_text(errors="replace") for path in (REPOSITORY / "lectures").glob("*.ipynb"))
+    lines = {line for line in lines if line not in public}
     secrets_file.write_text("\n".join(sorted(lines)))
     secrets_file.chmod(0o644)
     # Folders she may pass through but not list (the course root, the repository: mode o=x) hide nothing
