@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from course_utils.grading.student_edition import EditionError, build, notebook_imports
+from course_utils.grading.student_edition import EditionError, build, find_leaks, notebook_imports
 
 REPO = Path(__file__).resolve().parents[1]
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",
@@ -117,11 +117,22 @@ def test_no_solution_hidden_test_or_mark_scheme_in_any_file(edition):
 def test_no_instructor_file_in_the_edition(edition):
     """No gradebook, no source/ folder, no grading machinery (pipeline, sandbox, exports)?"""
     names = [path.relative_to(edition).as_posix() for path in edition.rglob("*")]
-    assert not [name for name in names if "gradebook" in name or "source/" in name or "submitted" in name]
+    assert not [name for name in names if "gradebook" in name or "source/" in name or "submitted" in name
+                or "reports" in name.split("/")]
     assert not (edition / "course_utils" / "grading" / "pipeline.py").exists()
     assert not (edition / "course_utils" / "grading" / "export.py").exists()
     for path in (edition / "course_utils").rglob("*.py"):
         assert not re.search(r"^\s*(import|from)\s+nbgrader\b", path.read_text(encoding="utf-8"), re.M), path
+
+
+def test_the_instructors_reports_count_as_a_leak():
+    """Is a class report (``reports/<assignment>.html`` and its CSVs) refused wherever it would ride along?"""
+    files = {"homework/hw1_tanh/reports/hw1_tanh.html": b"<html>scores</html>",
+             "reports/hw1_tanh-similarity.csv": b"student_a,student_b,similarity,above_threshold\n",
+             "homework/hw1_tanh/hw1_tanh.ipynb": b"{}"}
+    leaks = find_leaks(files, set())
+    assert sorted(leaks) == ["homework/hw1_tanh/reports/hw1_tanh.html: an instructor's file or folder",
+                             "reports/hw1_tanh-similarity.csv: an instructor's file or folder"]
 
 
 def test_the_builder_refuses_to_leak(edition, course_copy, tmp_path):

@@ -27,7 +27,7 @@ PACKAGE = "course_utils"
 GRADING = f"{PACKAGE}.grading"  # the instructor's machinery
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",
            "BEGIN MARK SCHEME", "END MARK SCHEME")
-FORBIDDEN_NAMES = ("gradebook.db", "source", "autograded", "submitted", "feedback")  # files, folders
+FORBIDDEN_NAMES = ("gradebook.db", "source", "autograded", "submitted", "feedback", "reports")  # files, folders
 MIN_SECRET_LINE = 20  # shorter lines ("return x", "else:") are no secret
 
 
