@@ -144,6 +144,10 @@ def best_over_everything(num_models, acc, n, num_trials, seed):
     return (rng.binomial(n, acc, size=(num_trials, num_models)) / n).max()
 
 
+def best_ignores_seed(num_models, acc, n, num_trials, seed):  # repeatable, but the same for every seed
+    return best_with_numpy(num_models, acc, n, num_trials, 0)
+
+
 def best_of_means(num_models, acc, n, num_trials, seed):  # averages over trials first, then takes the best model
     rng = np.random.default_rng(seed)
     return (rng.binomial(n, acc, size=(num_trials, num_models)) / n).mean(axis=0).max()
@@ -176,6 +180,7 @@ def test_expected_best():
     assert_wrong(check_expected_best, best_of_means)
     assert_wrong(check_expected_best, best_counts, "more than 1")
     assert_wrong(check_expected_best, best_unseeded, "same seed")
+    assert_wrong(check_expected_best, best_ignores_seed, "ignores `seed`")
 
 
 # ---------------------------------------------------------------- exercises
@@ -209,6 +214,7 @@ def test_per_class_accuracy():
     assert_wrong(check_per_class_accuracy, lambda m: m.diag().float().sum() / m.sum())
     assert_wrong(check_per_class_accuracy, lambda m: m.diag() // m.sum(dim=1), "integer division")
     assert_wrong(check_per_class_accuracy, lambda m: m.diag() / m.sum())
+    assert_wrong(check_per_class_accuracy, lambda m: 100 * m.diag() / m.sum(dim=1), "percentages")
 
 
 def top_k_with_topk(logits, labels, k):
@@ -262,12 +268,37 @@ def folds_seed_only_orders_them(labels, k, seed):
     return [folds[j] for j in np.random.default_rng(seed).permutation(k)]  # same folds, shuffled order
 
 
+def folds_in_index_order(labels, k, seed):
+    """Each class cut into consecutive runs in index order; only which fold gets which run is random."""
+    rng = np.random.default_rng(seed)
+    folds = [[] for _ in range(k)]
+    for c in np.unique(labels):
+        for j, part in zip(rng.permutation(k), np.array_split(np.flatnonzero(labels == c), k)):
+            folds[j].extend(part.tolist())
+    return folds
+
+
+def folds_every_kth(labels, k, seed):
+    """Each class dealt in index order (every k-th image); only which fold gets which share is random."""
+    rng = np.random.default_rng(seed)
+    folds = [[] for _ in range(k)]
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        for j, start in zip(rng.permutation(k), range(k)):
+            folds[j].extend(idx[start::k].tolist())
+    return folds
+
+
 def test_stratified_folds():
     assert_right(check_stratified_folds, folds_right)
     assert_right(check_stratified_folds, folds_dealt)
     assert_wrong(check_stratified_folds, folds_not_stratified, "unevenly")
     assert_wrong(check_stratified_folds, folds_unseeded, "shuffle")
     assert_wrong(check_stratified_folds, folds_seed_only_orders_them, "shuffle")
+    assert_wrong(check_stratified_folds, folds_in_index_order, "index order")
+    assert_wrong(check_stratified_folds, folds_every_kth, "index order")
+    for seed in range(3):  # a right answer with other seeds is never taken for one in index order
+        assert_right(check_stratified_folds, lambda y, k, s, seed=seed: folds_right(y, k, s + 10 * seed))
     assert_wrong(check_stratified_folds, lambda y, k, s: folds_right(y, k, s)[:-1] + [[]], "every index")
 
 

@@ -106,6 +106,7 @@ def check_expected_best(expected_best) -> object:
     with _random_state_kept():
         answers = [(case, expected_best(*case, num_trials, 0)) for case in cases]
         again = expected_best(*cases[0], num_trials, 0)
+        other_seeds = [expected_best(*cases[0], num_trials, seed) for seed in (1, 2)]
     for (num_models, acc, n), answer in answers:
         if answer is None:
             return wrong("return the average best accuracy (a number); your function returned None.")
@@ -125,6 +126,9 @@ def check_expected_best(expected_best) -> object:
     if _number(again) != _number(answers[0][1]):
         return wrong("two calls with the same seed gave different results: draw every random number from a "
                      "generator made from `seed`.")
+    if all(_number(value) == _number(again) for value in other_seeds):
+        return wrong("seeds 0, 1 and 2 gave exactly the same result: your function ignores `seed`. Make the "
+                     "generator from it, e.g. np.random.default_rng(seed).")
     return right("the best of many equally good models looks better than any of them is: choose on validation data.")
 
 
@@ -213,6 +217,8 @@ def check_per_class_accuracy(per_class_accuracy) -> object:
         if torch.allclose(got, columns.double(), atol=1e-6):
             return wrong("you divided by the column sums (how often a letter was *predicted*); rows are the "
                          "true letters.")
+        if torch.allclose(got, 100 * rows.double(), atol=1e-4):
+            return wrong("those are percentages; return shares between 0 and 1.")
         if (got == got.round()).all():
             return wrong("your shares are whole numbers: an integer division? The counts are int64.")
         return wrong(f"for a {k} x {k} matrix your values are off; row t holds every image whose true class is t.")
@@ -245,6 +251,14 @@ def check_top_k_accuracy(top_k_accuracy) -> object:
     return right("top-1 is accuracy; top-C of C classes is always 100 %.")
 
 
+def _in_index_order(class_indices: np.ndarray, fold: np.ndarray, k: int) -> bool:
+    """Whether ``fold``'s members of one class are a consecutive run, or every ``k``-th one, of that class's sorted
+    indices: what cutting a class without shuffling it gives."""
+    ranks = np.flatnonzero(np.isin(class_indices, fold))
+    steps = np.diff(ranks)
+    return len(ranks) < 2 or bool((steps == 1).all() or (steps == k).all())
+
+
 @self_check
 def check_stratified_folds(stratified_folds) -> object:
     """Exercise 5: ``stratified_folds(labels, k, seed)``: ``k`` disjoint index arrays covering every image, each
@@ -271,10 +285,18 @@ def check_stratified_folds(stratified_folds) -> object:
             return {frozenset(np.asarray(f).ravel().tolist()) for f in stratified_folds(labels.copy(), 3, seed)}
 
     first, again, other = fold_sets(0), fold_sets(0), fold_sets(1)
+    big = np.flatnonzero(labels == 2)  # the 12 images of class 2, in index order
+    with _random_state_kept():  # in order for two seeds: not chance (one random cut is, about once in 7,000 seeds)
+        orderly = all(_in_index_order(big, np.asarray(f).ravel(), 3)
+                      for seed in (0, 1) for f in stratified_folds(labels.copy(), 3, seed))
     if first != again:
         return wrong("the same seed must give the same folds: draw from a generator made from `seed`, such as "
                      "np.random.default_rng(seed).")
     if first == other:
         return wrong("seeds 0 and 1 give folds with the same images (perhaps in another order): shuffle each "
                      "class's indices before cutting it.")
+    if orderly:
+        return wrong("within a class your folds take the images in index order (consecutive runs, or every k-th "
+                     "one): only which fold gets which run is random. Shuffle each class's indices before cutting "
+                     "it; files of one letter often come sorted (by font name, for notMNIST).")
     return right("every image is tested exactly once, and every fold keeps the class balance.")
