@@ -60,6 +60,7 @@ NOISE = 25  # copydetect's k: matches shorter than this many normalised characte
 GUARANTEE = 25  # matches at least this long are always found (window = GUARANTEE - NOISE + 1)
 THRESHOLD = 0.95  # at or above: listed as suspicious (see the module docstring)
 COMMON_SHARE = 0.5  # a fingerprint in more than this share of a class is common code, not evidence
+MIN_SHARED = 10  # fewer shared fingerprints (k-grams: about 35 normalised characters, a short line or two) is no evidence
 COMMON_MIN_CLASS = 10  # below this many submissions nothing is common: too few to tell
 SOLUTION_REGION = re.compile(r"^([ \t]*)### BEGIN SOLUTION.*?### END SOLUTION[^\n]*", re.M | re.S)
 NAME = re.compile(r"\b[A-Za-z_]\w*\b")
@@ -130,10 +131,23 @@ def similar_pairs(codes: Mapping[str, str], starter: str = "", keep_above: float
     for row, student in enumerate(students):
         held[row, [column[value] for value in prints[student].hashes if value in column]] = 1.0
     shared = held @ held.T  # fingerprints in common, every pair at once
-    sizes = np.array([len(prints[student].hashes) for student in students], dtype=np.float32)
-    smaller = np.minimum.outer(sizes, sizes)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        similarity = np.where(smaller > 0, shared / np.maximum(smaller, 1), 0.0)
+    # Each unit (top-level function, class, statement) of a student: which share of it the other holds.
+    unit_rows, unit_sizes, owner = [], [], []
+    for row, student in enumerate(students):
+        for hashes in code_units(prints[student], codes[student]):
+            unit_rows.append([column[value] for value in hashes if value in column])
+            unit_sizes.append(len(hashes))
+            owner.append(row)
+    units = np.zeros((len(unit_rows), len(column)), dtype=np.float32)
+    for row, columns in enumerate(unit_rows):
+        units[row, columns] = 1.0
+    found = (units @ held.T) / np.maximum(np.array(unit_sizes, dtype=np.float32), 1)[:, None]  # unit x student
+    counts = np.bincount(owner, minlength=len(students)).astype(np.float32)
+    covered = np.zeros((len(students), len(students)), dtype=np.float32)
+    np.add.at(covered, np.array(owner, dtype=int), found)
+    covered /= np.maximum(counts, 1)[:, None]  # covered[a, b]: mean over a's units of the share b holds
+    similarity = np.maximum(covered, covered.T)
+    similarity[shared < MIN_SHARED] = 0.0
     rows, cols = np.nonzero(np.triu(similarity >= max(keep_above, 1e-9), k=1))
     pairs = [Pair(students[a], students[b], round(float(similarity[a, b]), 3)) for a, b in zip(rows, cols)]
     pairs.sort(key=lambda pair: (-pair.similarity, pair.student_a, pair.student_b))
@@ -148,6 +162,28 @@ def matching_regions(comparison: Comparison, pair: Pair) -> tuple[list[tuple[int
     _, _, (slices_a, slices_b) = compare_files(comparison.fingerprints[pair.student_a],
                                                comparison.fingerprints[pair.student_b])
     return list(_spans(slices_a)), list(_spans(slices_b))
+
+
+def code_units(fingerprint, code: str) -> list[set[int]]:
+    """The fingerprints of each unit of canonical ``code`` (its top-level statements, functions and classes,
+    separated by blank lines; see :func:`canonical_code`) that holds any. A fingerprint whose k-gram runs
+    from one unit into the next belongs to neither: it would change with whatever a student puts beside."""
+    import numpy as np
+
+    starts = np.cumsum([0, *(len(chunk) + 2 for chunk in code.split("\n\n"))])[:-1]
+    offsets = np.asarray(fingerprint.offsets).reshape(-1, 2)
+
+    def unit_of(filtered: np.ndarray) -> np.ndarray:  # copydetect's offsets: characters dropped before each
+        dropped = offsets[np.searchsorted(offsets[:, 0], filtered, side="right") - 1, 1] if len(offsets) else 0
+        return np.searchsorted(starts, filtered + dropped, side="right") - 1
+
+    units: dict[int, set[int]] = {}
+    for value, where in fingerprint.hash_idx.items():
+        where = np.asarray(where)
+        first, last = unit_of(where), unit_of(where + fingerprint.k - 1)
+        for unit in set(first[first == last].tolist()):
+            units.setdefault(unit, set()).add(value)
+    return [units[unit] for unit in sorted(units)]
 
 
 def common_fingerprints(hash_sets: list[set[int]]) -> set[int]:
@@ -264,7 +300,7 @@ def _cleaned(body: list) -> list:
                 and isinstance(node.value.func, ast.Name) and node.value.func.id == "print":
             continue
         for field in ("body", "orelse", "finalbody"):
-            if isinstance(getattr(node, field, None), list):
+            if getattr(node, field, None):  # an empty ``else`` stays empty, a body emptied becomes ``pass``
                 setattr(node, field, _cleaned(getattr(node, field)) or [ast.Pass()])
         kept.append(node)
     return kept

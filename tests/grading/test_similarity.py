@@ -73,6 +73,48 @@ def test_code_that_most_of_a_big_class_shares_is_left_out():
     assert similarity.common_fingerprints(sets[:similarity.COMMON_MIN_CLASS - 1]) == set()
 
 
+LONG_SHARED = ("def spread(values):\n    total = 0.0\n    for value in values:\n        total = total + value * value\n"
+               "    mean = total / len(values)\n    deviations = [abs(value - mean) for value in values]\n"
+               "    middle = sorted(deviations)[len(deviations) // 2]\n    low = min(deviations)\n"
+               "    high = max(deviations)\n    return middle, mean, (high - low) / 2, total ** 0.5\n")
+SHORT_ONE = "def scale(q):\n    return -1.5 * sum(q) + max(q) / len(q)\n"
+SHORT_TWO = "def scale(q):\n    return -sum(q) * 1.5 + len(q) and max(q) / len(q)\n"
+
+
+def test_each_unit_counts_alike_so_one_function_written_differently_lowers_the_pair():
+    """Two students alike in a long function who wrote a short one differently: does the short one count as
+    much as the long one (the pair's similarity is below both the threshold and their whole-code share)?"""
+    codes = {"a": similarity.canonical_code([LONG_SHARED, SHORT_ONE]),
+             "b": similarity.canonical_code([LONG_SHARED, SHORT_TWO])}
+    comparison = similarity.similar_pairs(codes, keep_above=0.0)
+    a, b = (comparison.fingerprints[student].hashes for student in "ab")
+    score = comparison.pairs[0].similarity
+    assert score < similarity.THRESHOLD and score < len(a & b) / min(len(a), len(b)) - 0.1
+    padded = {"a": codes["a"], "b": similarity.canonical_code([LONG_SHARED, SHORT_ONE, SHORT_TWO.replace("scale", "other")])}
+    assert similarity.similar_pairs(padded, keep_above=0.0).pairs[0].similarity == 1.0, "a padded copy is whole"
+
+
+def test_code_units_are_the_top_level_statements_of_the_canonical_code():
+    """Does every fingerprint land in the unit (function) whose code it is, as if fingerprinted alone?"""
+    code = similarity.canonical_code([LONG_SHARED, SHORT_ONE])
+    fingerprint = similarity._fingerprint(code)
+    units = similarity.code_units(fingerprint, code)
+    short, long = (similarity._fingerprint(similarity.canonical_code([text])).hashes for text in (SHORT_ONE, LONG_SHARED))
+    assert len(units) == 2 and set.union(*units) < fingerprint.hashes  # less the k-grams across the two
+    # scale sorts first; copydetect's offsets lag after a name, so a k-gram at a boundary may land one unit off
+    assert len(units[0] ^ short) <= 2 and len(units[1] ^ long) <= 2 and len(units[1]) > 5 * len(units[0])
+
+
+def test_a_few_shared_lines_are_no_evidence(monkeypatch):
+    """Two students whose only non-starter code is the same short line: no pair (under MIN_SHARED)."""
+    line = "def f(v):\n    return (v * v + 1) / 2 + v ** 3\n"
+    codes = {"a": similarity.canonical_code([line]), "b": similarity.canonical_code([line])}
+    assert 0 < len(similarity._fingerprint(codes["a"]).hashes) < similarity.MIN_SHARED
+    assert similarity.similar_pairs(codes, keep_above=0.0).pairs == []
+    monkeypatch.setattr(similarity, "MIN_SHARED", 1)
+    assert similarity.similar_pairs(codes, keep_above=0.0).pairs[0].similarity == 1.0
+
+
 def test_canonical_code_ignores_order_prints_comments_and_docstrings():
     """Is the canonical form the same whatever the order of functions, their prints and comments?"""
     first = 'def f(a):\n    """Doc."""\n    return a + 1\n\n\ndef g(b):\n    print(b)  # look\n    return b * 2\n'
