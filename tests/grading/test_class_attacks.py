@@ -422,8 +422,9 @@ print("\n".join(found))
 
 
 def test_a_student_reads_nothing_of_the_instructors(hub):
-    """Walking every folder eve's server can reach (the course root, this repository, the hub's state, /tmp,
-    /srv, /home, /var, /usr/local/share), as eve: no solution line, no hidden test line, no gradebook?"""
+    """Walking every folder eve's server can reach where course files could be (the course root, this
+    repository, the hub's state, /tmp, /srv, /home, /var/tmp, /usr/local/share...), as eve: no solution line,
+    no hidden test line, no gradebook?"""
     eve = hub.people["eve"]
     hidden = f"assert answer() == {ANSWER}"
     secrets_file = hub.folder / "secrets.txt"
@@ -447,8 +448,9 @@ def test_a_student_reads_nothing_of_the_instructors(hub):
     # from a guess: their entries are walked by name too (but the venv: PyPI's packages, open by design).
     named = [str(entry) for folder in (hub.root, REPOSITORY, hub.state) for entry in folder.iterdir()
              if entry.name != ".venv"]
-    roots = [str(hub.root), str(REPOSITORY), str(hub.state), *named, "/tmp", "/srv", "/home", "/var",
-             "/usr/local/share", "/opt", "/dev/shm"]
+    # (of /var, what users may write: the system's package caches hold nothing of the course)
+    roots = [str(hub.root), str(REPOSITORY), str(hub.state), *named, "/tmp", "/srv", "/home", "/var/tmp",
+             "/var/mail", "/var/spool", "/var/local", "/usr/local/share", "/opt", "/dev/shm"]
     done = eve.run(PYTHON, "-c", SECRET_WALK, str(secrets_file), *roots, timeout=600)
     readable, *lines = done.stdout.strip().split("\n")
     ours = {str(hub.folder), str(REPOSITORY)}  # this class's set-up: everything found there counts
