@@ -121,20 +121,28 @@ def similar_pairs(codes: Mapping[str, str], starter: str = "", keep_above: float
 
     starter_hashes = _fingerprint(starter).hashes if starter.strip() else set()
     raw = {student: _fingerprint(code) for student, code in codes.items()}
-    boilerplate = starter_hashes | common_fingerprints([raw[student].hashes - starter_hashes for student in raw])
+    # A unit too short for a whole k-gram (a one-line function) is one fingerprint of its own: its code.
+    raw_units = {student: [hashes or ({hash(_order(text))} if text.strip() else set())
+                           for hashes, text in zip(code_units(raw[student], code), code.split("\n\n"))]
+                 for student, code in codes.items()}
+    boilerplate = starter_hashes | common_fingerprints(
+        [(raw[student].hashes | set().union(*raw_units[student])) - starter_hashes for student in raw])
     prints = {student: _without(fingerprint, boilerplate) for student, fingerprint in raw.items()}
     students = sorted(prints)
-    holders = Counter(value for student in students for value in prints[student].hashes)
+    kept = {student: [units - boilerplate for units in raw_units[student] if units - boilerplate]
+            for student in students}
+    every = {student: prints[student].hashes.union(*kept[student]) for student in students}
+    holders = Counter(value for student in students for value in every[student])
     # Only fingerprints that two or more students hold can be shared: one column each.
     column = {value: index for index, value in enumerate(v for v, count in holders.items() if count > 1)}
     held = np.zeros((len(students), len(column)), dtype=np.float32)  # one row of 0/1 per student
     for row, student in enumerate(students):
-        held[row, [column[value] for value in prints[student].hashes if value in column]] = 1.0
+        held[row, [column[value] for value in every[student] if value in column]] = 1.0
     shared = held @ held.T  # fingerprints in common, every pair at once
     # Each unit (top-level function, class, statement) of a student: which share of it the other holds.
     unit_rows, unit_sizes, owner = [], [], []
     for row, student in enumerate(students):
-        for hashes in code_units(prints[student], codes[student]):
+        for hashes in kept[student]:
             unit_rows.append([column[value] for value in hashes if value in column])
             unit_sizes.append(len(hashes))
             owner.append(row)
@@ -166,7 +174,8 @@ def matching_regions(comparison: Comparison, pair: Pair) -> tuple[list[tuple[int
 
 def code_units(fingerprint, code: str) -> list[set[int]]:
     """The fingerprints of each unit of canonical ``code`` (its top-level statements, functions and classes,
-    separated by blank lines; see :func:`canonical_code`) that holds any. A fingerprint whose k-gram runs
+    separated by blank lines; see :func:`canonical_code`), in order, an empty set for a unit too short for a
+    whole k-gram. A fingerprint whose k-gram runs
     from one unit into the next belongs to neither: it would change with whatever a student puts beside."""
     import numpy as np
 
@@ -177,13 +186,13 @@ def code_units(fingerprint, code: str) -> list[set[int]]:
         dropped = offsets[np.searchsorted(offsets[:, 0], filtered, side="right") - 1, 1] if len(offsets) else 0
         return np.searchsorted(starts, filtered + dropped, side="right") - 1
 
-    units: dict[int, set[int]] = {}
+    units: list[set[int]] = [set() for _ in starts]
     for value, where in fingerprint.hash_idx.items():
         where = np.asarray(where)
         first, last = unit_of(where), unit_of(where + fingerprint.k - 1)
         for unit in set(first[first == last].tolist()):
-            units.setdefault(unit, set()).add(value)
-    return [units[unit] for unit in sorted(units)]
+            units[unit].add(value)
+    return units
 
 
 def common_fingerprints(hash_sets: list[set[int]]) -> set[int]:
