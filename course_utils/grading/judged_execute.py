@@ -14,7 +14,7 @@ this runs), read with :mod:`ast`. For each call this process
    which never leaves this process;
 2. sends the kernel one silent user expression holding the probes to run and
    their inputs (safetensors, base64), which calls
-   :func:`course_utils.homework_checks.runner.run`;
+   :func:`course_utils.homework_checks.runner.run` (the runner and the checks loaded afresh from their files);
 3. reads back the raw results with limits (:func:`course_utils.homework_checks.unpack`:
    size, dtypes, shapes; safetensors and JSON only, nothing unpickled),
    judges them with the check's judgement, and writes the verdict as the
@@ -64,7 +64,11 @@ USE_MAKE_AUTOGRADE = ("this course grades only with `make autograde` (python -m 
                       "which runs each submission in the grading sandbox with its tests judged outside the "
                       "kernel and writes grades.csv; Formgrader's Autograde button and a bare `nbgrader "
                       "autograde` would not. Run `make autograde` in a terminal in the repository instead.")
-RUNNER = "__import__('course_utils.homework_checks.runner', fromlist=['run']).run({request!r}, globals())"
+# The runner is loaded afresh from its file for each request (not looked up in sys.modules, which the
+# submission can change); it loads the checks afresh in turn (see course_utils.homework_checks.runner).
+RUNNER = ("(lambda util: (lambda spec: (spec.loader.exec_module(runner := util.module_from_spec(spec)), "
+          "runner.run({request!r}, globals()))[1])(util.spec_from_file_location('_course_runner', {path!r})))"
+          "(__import__('importlib.util').util)")
 # nbgrader sets NBGRADER_EXECUTION in its own process; a warm kernel was forked before that.
 SET_UP = "__import__('os').environ.__setitem__('NBGRADER_EXECUTION', 'autograde')"
 _BASE64 = re.compile(r"'[A-Za-z0-9+/=]*'")
@@ -197,7 +201,7 @@ class JudgedExecute(Execute):
     def _judge(self, grade_id: str, calls: list[CheckCall], cell) -> list:
         import torch
 
-        from course_utils.homework_checks import VISIBLE_SEED, encode_text, pack
+        from course_utils.homework_checks import VISIBLE_SEED, encode_text, pack, runner
 
         prepared = []
         for index, call in enumerate(calls):
@@ -214,7 +218,7 @@ class JudgedExecute(Execute):
                         "subjects": list(call.subjects), "params": params}
                        for call, (params, _) in zip(calls, prepared)],
             "inputs": [inputs for _, inputs in prepared]}))
-        answers = self._answers(self._ask(RUNNER.format(request=request), cell), len(calls))
+        answers = self._answers(self._ask(RUNNER.format(request=request, path=runner.__file__), cell), len(calls))
         if isinstance(answers, str):
             return [_error("AssertionError", answers)]
         for call, (params, inputs), answer in zip(calls, prepared, answers):

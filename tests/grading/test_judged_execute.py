@@ -131,6 +131,42 @@ def test_a_lying_result_cannot_pass():
     assert "not plain data" in message or "plain torch.Tensor" in message
 
 
+def test_patching_the_checks_modules_changes_nothing_the_runner_does(monkeypatch):
+    """Do the probes run from a fresh copy of the checks, whatever the submission did to the imported ones?"""
+    import dataclasses
+    import sys
+
+    import course_utils.homework_checks as package
+    import course_utils.homework_checks.tanh as checks
+
+    in_place = "def tanh_backward(g, y):\n    g.mul_(1 - y * y)\n    return g"
+    namespace = {}
+    exec(in_place, namespace)
+    cell = "check_tanh_backward(tanh_backward)"
+    assert judged(cell, namespace)[0] is not None  # it changes its arguments
+
+    def forged(real):
+        def probe(tanh_backward, inputs, **params):
+            before = {key: value.clone() for key, value in inputs.items()}
+            results = real(tanh_backward, inputs, **params)
+            results["grad_output_after"], results["output_after"] = before["grad_output"], before["output"]
+            return results
+        probe.__module__ = real.__module__
+        return probe
+
+    real = checks.check_tanh_backward.probe
+    object.__setattr__(checks.check_tanh_backward, "probe", forged(real))  # the object the notebook imported
+    monkeypatch.setitem(vars(checks), "student_code", lambda *a, **k: __import__("contextlib").nullcontext())
+    monkeypatch.setattr(package, "plain_data", lambda value, what, depth=0: value)
+    monkeypatch.setitem(sys.modules, "course_utils.homework_checks.tanh", type(sys)("stand-in"))
+    try:
+        assert judged(cell, namespace)[0] is not None  # still fails: the forgery never ran
+        assert judged(cell, {"tanh_backward": lambda g, y: g * (1 - y * y)}) == [None]
+    finally:
+        object.__setattr__(checks.check_tanh_backward, "probe", real)
+    assert not [name for name in sys.modules if name.startswith("_course_checks_")]
+
+
 def test_static_look_follows_the_code_under_test_only():
     """Is torch.tanh reached from tanh_forward (through a helper and an alias) flagged, and a scratch use not?"""
     sources = [("tanh_forward", "import torch\nt = torch.tanh\n\ndef helper(x):\n    return t(x)\n\n"
