@@ -94,6 +94,9 @@ TAMPERING_NAMES = {"homework_checks", "_python_dispatch", "_disable_current_mode
                    "exec", "eval", "compile", "__import__", "importlib", "ctypes", "builtins", "safetensors",
                    "__globals__", "__code__", "__closure__", "__defaults__", "__kwdefaults__", "__setattr__",
                    "__subclasses__", "__builtins__"}
+# These three count only as the builtins (a bare name): model.eval(), torch.compile(), re.compile() and a
+# phase called "eval" are honest.
+BUILTINS_ONLY = {"exec", "eval", "compile"}
 GRADING_MODULES = ("homework_checks", "course_utils.grading")
 INSPECT_FRAMES = {"stack", "trace", "getargvalues", "getframeinfo", "getouterframes", "getinnerframes"}
 
@@ -121,7 +124,7 @@ def tampering(sources: Iterable[tuple[str, str]], checks: Iterable[str] = ()) ->
             what = None
             if isinstance(node, ast.Attribute):
                 owner = node.value.id if isinstance(node.value, ast.Name) else None
-                if node.attr in TAMPERING_NAMES:
+                if node.attr in TAMPERING_NAMES - BUILTINS_ONLY:
                     what = node.attr
                 elif node.attr == "modules" and aliases.get(owner) == "sys":
                     what = "sys.modules"
@@ -137,11 +140,12 @@ def tampering(sources: Iterable[tuple[str, str]], checks: Iterable[str] = ()) ->
                 modules = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
                 if isinstance(node, ast.ImportFrom):
                     modules += [f"{node.module}.{alias.name}" for alias in node.names]
-                hit = [m for m in modules if set(m.split(".")) & TAMPERING_NAMES or m in ("torch.library", "sys.modules")
+                hit = [m for m in modules if set(m.split(".")) & (TAMPERING_NAMES - BUILTINS_ONLY)
+                       or m in ("torch.library", "sys.modules")
                        or any(grading in m for grading in GRADING_MODULES)]
                 what = hit[0] if hit else None
             elif isinstance(node, ast.Constant) and isinstance(node.value, str) and (
-                    node.value in TAMPERING_NAMES or any(grading in node.value for grading in GRADING_MODULES)):
+                    node.value in TAMPERING_NAMES - BUILTINS_ONLY or any(grading in node.value for grading in GRADING_MODULES)):
                 what = repr(node.value[:60])
             elif isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__class__"
                                                       for t in node.targets):

@@ -13,7 +13,7 @@ import struct
 import pytest
 import torch
 
-from course_utils.grading.forbidden_calls import definitions, forbidden_names, reached
+from course_utils.grading.forbidden_calls import definitions, forbidden_names, reached, tampering
 from course_utils.grading.judged_execute import all_checks, plan_test_cell, verdict
 from course_utils.grading.markers import Markers
 from course_utils.homework_checks import (MAX_TENSOR_BYTES, CheckFailure, UnreadableResult, assert_tensor_close,
@@ -165,6 +165,15 @@ def test_patching_the_checks_modules_changes_nothing_the_runner_does(monkeypatch
     finally:
         object.__setattr__(checks.check_tanh_backward, "probe", real)
     assert not [name for name in sys.modules if name.startswith("_course_checks_")]
+
+
+def test_methods_named_eval_or_compile_are_not_tampering():
+    """Are model.eval(), torch.compile(), re.compile() and a phase named "eval" honest, and the builtins not?"""
+    honest = ("import re\nfrom torch import compile as _compile\nmodel.eval()\nnet = torch.compile(net)\n"
+              "pattern = re.compile('a+')\nphase = 'eval'\n")
+    assert tampering([("cell", honest)]) == []
+    for builtin in ("eval('1 + 1')", "exec('x = 1')", "compile('x', 'f', 'exec')"):
+        assert tampering([("cell", builtin)]) == [f"cell: {builtin.split('(')[0]}"]
 
 
 def test_static_look_follows_the_code_under_test_only():
