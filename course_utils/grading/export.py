@@ -34,6 +34,7 @@ from pathlib import Path
 from nbgrader.plugins import ExportPlugin
 
 from . import deadlines, lms, roster
+from .layout import submission_digest
 
 GRADES_CSV = "grades.csv"
 GRADES_WIDE_CSV = "grades_wide.csv"
@@ -242,20 +243,6 @@ def _read_record(path: Path) -> dict | None:
         data = {**data["result"], **({"submission_digest": data["submission_digest"]}
                                      if data.get("submission_digest") else {})}
     return data if isinstance(data, dict) and "status" in data else None
-
-
-def submission_digest(folder: Path) -> str:
-    """A hash of a submission's content: every visible file's path and bytes (what the grader grades)."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    for path in sorted(Path(folder).rglob("*")):
-        relative = path.relative_to(folder)
-        if path.is_file() and not path.is_symlink() and not any(part.startswith(".") for part in relative.parts):
-            data = path.read_bytes()
-            digest.update(f"\0{relative.as_posix()}\0{len(data)}\0".encode())
-            digest.update(data)
-    return digest.hexdigest()
 
 
 def _changed_since_graded(folder: Path, record: dict | None, record_path: Path) -> bool:

@@ -1,6 +1,7 @@
 """The course's layout on disk and the points of its notebooks (no nbgrader process is started here)."""
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import nbformat
@@ -20,13 +21,23 @@ def source_notebooks(course: Path, assignment: str) -> list[Path]:
 
 
 def find_submissions(course: Path) -> list[tuple[str, str]]:
-    """Every ``(assignment, student)`` with a folder ``submitted/<student>/<assignment>``, sorted."""
+    """Every ``(assignment, student)`` with a folder ``submitted/<student>/<assignment>``, sorted.
+
+    A folder whose name is not a valid student id (``*``, ``-rf``, made by hand) is left out: the
+    id would reach nbgrader's ``--student=`` (:func:`.roster.check_student_id`).
+    """
+    from .roster import RosterError, check_student_id
+
     submitted = course / "submitted"
     if not submitted.is_dir():
         return []
     found = []
     for student in submitted.iterdir():
         if not (visible(student) and student.is_dir()):
+            continue
+        try:
+            check_student_id(student.name, "folder submitted/")
+        except RosterError:
             continue
         for assignment in student.iterdir():
             if visible(assignment) and assignment.is_dir():
@@ -66,3 +77,13 @@ def cell_scores(notebook: nbformat.NotebookNode) -> dict[str, float]:
             for cell in notebook.cells if is_autograded_test(cell)}
 
 
+def submission_digest(folder: Path) -> str:
+    """A hash of a submission's content: every visible file's path and bytes (what the grader grades)."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(folder).rglob("*")):
+        relative = path.relative_to(folder)
+        if path.is_file() and not path.is_symlink() and not any(part.startswith(".") for part in relative.parts):
+            data = path.read_bytes()
+            digest.update(f"\0{relative.as_posix()}\0{len(data)}\0".encode())
+            digest.update(data)
+    return digest.hexdigest()

@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from .layout import points, source_notebooks
+from .layout import points, source_notebooks, submission_digest
 from .nbgrader_run import GradingError, GradingOptions, stop_running_nbgrader
 from .submission import SubmissionResult
 
@@ -242,7 +242,10 @@ def _reusable_record(course: Path, submission: tuple[str, str], expected: str) -
 def _write_record(course: Path, submission: tuple[str, str], fingerprint: str, result: SubmissionResult) -> None:
     path = _record_path(course, submission)
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = {"fingerprint": fingerprint, "result": dataclasses.asdict(result)}
+    # The content graded, so that export tells a later collect from a chmod or a restart (never by file times).
+    folder = course / "submitted" / submission[1] / submission[0]
+    data = {"fingerprint": fingerprint, "submission_digest": submission_digest(folder) if folder.is_dir() else "",
+            "result": dataclasses.asdict(result)}
     data["result"]["cell_scores"] = dict(result.cell_scores)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")

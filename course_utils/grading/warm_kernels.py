@@ -36,7 +36,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -162,7 +161,7 @@ class WarmKernelPool:
             raise sandbox.SandboxUnavailable(f"the course {course} lies inside {exposed[0]}, which student code "
                                              "must see: move the course (or the Python environment) elsewhere")
         sandbox._remove_stale_runtimes()
-        self.folder = Path(tempfile.mkdtemp(prefix=sandbox.RUNTIME_PREFIX))  # mode 700
+        self.folder = sandbox.make_runtime_folder()  # mode 700, in the grader's own folder, not /tmp
         (self.folder / "owner").write_text(str(os.getpid()))
         spec = self.folder / "kernels" / KERNEL_NAME
         spec.mkdir(parents=True)

@@ -211,3 +211,12 @@ def test_a_record_with_the_graded_content_decides_by_content(exported):
         record.write_text(saved)
         os.utime(folder / f"{ASSIGNMENT}.ipynb", (time.time() - 3600, time.time() - 3600))
         write_grades(exported)
+
+
+def test_a_hand_made_folder_with_an_unsafe_name_is_never_graded(tmp_path):
+    """Does a submitted/ folder named like an option or a glob ('-rf', '*') stay away from nbgrader's --student?"""
+    from course_utils.grading.layout import find_submissions
+
+    for student in ("alice", "-rf", "*", "bob"):
+        (tmp_path / "submitted" / student / "tanh").mkdir(parents=True)
+    assert find_submissions(tmp_path) == [("tanh", "alice"), ("tanh", "bob")]
