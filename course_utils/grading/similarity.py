@@ -139,17 +139,15 @@ def similar_pairs(codes: Mapping[str, str], starter: str = "", keep_above: float
     for row, student in enumerate(students):
         held[row, [column[value] for value in every[student] if value in column]] = 1.0
     shared = held @ held.T  # fingerprints in common, every pair at once
-    # Each unit (top-level function, class, statement) of a student: which share of it the other holds.
-    unit_rows, unit_sizes, owner = [], [], []
+    # Each unit (top-level function, class, statement) of a student: which share of it each other student holds.
+    by_column = np.ascontiguousarray(held.T)  # fingerprint x student
+    found, owner = [], []
     for row, student in enumerate(students):
         for hashes in kept[student]:
-            unit_rows.append([column[value] for value in hashes if value in column])
-            unit_sizes.append(len(hashes))
+            columns = [column[value] for value in hashes if value in column]
+            found.append(by_column[columns].sum(axis=0) / len(hashes))
             owner.append(row)
-    units = np.zeros((len(unit_rows), len(column)), dtype=np.float32)
-    for row, columns in enumerate(unit_rows):
-        units[row, columns] = 1.0
-    found = (units @ held.T) / np.maximum(np.array(unit_sizes, dtype=np.float32), 1)[:, None]  # unit x student
+    found = np.array(found, dtype=np.float32).reshape(len(owner), len(students))  # unit x student
     counts = np.bincount(owner, minlength=len(students)).astype(np.float32)
     covered = np.zeros((len(students), len(students)), dtype=np.float32)
     np.add.at(covered, np.array(owner, dtype=int), found)
@@ -187,10 +185,13 @@ def code_units(fingerprint, code: str) -> list[set[int]]:
         return np.searchsorted(starts, filtered + dropped, side="right") - 1
 
     units: list[set[int]] = [set() for _ in starts]
-    for value, where in fingerprint.hash_idx.items():
-        where = np.asarray(where)
-        first, last = unit_of(where), unit_of(where + fingerprint.k - 1)
-        for unit in set(first[first == last].tolist()):
+    values = [value for value, where in fingerprint.hash_idx.items() for _ in where]
+    where = np.array([index for indices in fingerprint.hash_idx.values() for index in indices], dtype=np.int64)
+    if not values:
+        return units
+    first, last = unit_of(where), unit_of(where + fingerprint.k - 1)
+    for value, unit, inside in zip(values, first.tolist(), (first == last).tolist()):
+        if inside:
             units[unit].add(value)
     return units
 
