@@ -245,3 +245,78 @@ def test_a_transform_that_returns_nothing_gets_a_message():
     with pytest.raises(AssertionError) as failure:
         check_basics(Nothing, shape=[1, 12, 12], expected="same", params={"max_shift": 0, "fill": 0.0})
     assert "NoneType" in str(failure.value)
+
+
+class _Rotation:
+    """Bilinear rotation by its own angle per image; ``letters`` sampling for what a notMNIST letter is."""
+
+    letters = "bilinear"
+
+    def __init__(self, degrees=10.0, fill=0.0):
+        self.degrees, self.fill = float(degrees), float(fill)
+
+    def __call__(self, images):
+        import torchvision.transforms.functional as TF
+        from torchvision.transforms import InterpolationMode
+
+        batch = images if images.dim() == 4 else images.unsqueeze(0)
+        letter = tuple(images.shape) == (1, 28, 28)
+        mode = InterpolationMode(self.letters if letter else "bilinear")
+        angles = torch.empty(len(batch)).uniform_(-self.degrees, self.degrees)
+        rotated = torch.stack([TF.rotate(image, float(angle), interpolation=mode, fill=[self.fill])
+                               for image, angle in zip(batch, angles)])
+        return rotated if images.dim() == 4 else rotated[0]
+
+
+class _Shift:
+    """A whole-pixel shift with fill per image; wraps around (torch.roll) where ``wrap_letters`` and 28×28."""
+
+    wrap_letters = False
+
+    def __init__(self, max_shift=2, fill=0.0):
+        self.max_shift, self.fill = max_shift, float(fill)
+
+    def __call__(self, images):
+        batch = images if images.dim() == 4 else images.unsqueeze(0)
+        out = torch.full_like(batch, self.fill)
+        height, width = batch.shape[-2:]
+        for image, target in zip(batch, out):
+            dx, dy = torch.randint(-self.max_shift, self.max_shift + 1, (2,)).tolist()
+            if self.wrap_letters and (height, width) == (28, 28):
+                target.copy_(torch.roll(image, (dy, dx), dims=(-2, -1)))
+            elif abs(dx) < width and abs(dy) < height:
+                target[:, max(dy, 0):height + min(dy, 0), max(dx, 0):width + min(dx, 0)] = \
+                    image[:, max(-dy, 0):height - max(dy, 0), max(-dx, 0):width - max(dx, 0)]
+        return out if images.dim() == 4 else out[0]
+
+
+class _Noise:
+    """Gaussian noise; ``letters_std`` instead of std for 28×28 images."""
+
+    letters_std = None
+
+    def __init__(self, mean=0.0, std=0.1, clip=False):
+        self.mean, self.std, self.clip = mean, std, clip
+
+    def __call__(self, images):
+        std = self.letters_std if self.letters_std is not None and images.shape[-2:] == (28, 28) else self.std
+        noisy = images + self.mean + std * torch.randn_like(images)
+        return noisy.clamp(0, 1) if self.clip else noisy
+
+
+def test_the_transform_checks_send_letter_sized_images_too():
+    """Do rotation, shift and noise pass when right, and fail when only a 1×28×28 letter gets the wrong treatment?"""
+    from course_utils.homework_checks.augmentation import check_noise, check_rotation_angles, check_shifts
+
+    check_rotation_angles(_Rotation, copies=4, degrees=30.0, fill=0.5, seed=1)
+    check_shifts(_Shift, copies=12, channels=2, height=10, width=10, max_shift=2, fill=-1.0, seed=2)
+    check_noise(_Noise, shape=[2, 1, 100, 100], mean=0.1, std=0.2, seed=3)
+    nearest = type("Nearest", (_Rotation,), {"letters": "nearest"})
+    with pytest.raises(AssertionError, match="letter-sized image 0 .*nearest-neighbour"):
+        check_rotation_angles(nearest, copies=4, degrees=30.0, fill=0.5, seed=1)
+    wraps = type("Wraps", (_Shift,), {"wrap_letters": True})
+    with pytest.raises(AssertionError, match="letter-sized image .*wrap-around"):
+        check_shifts(wraps, copies=12, channels=2, height=10, width=10, max_shift=2, fill=-1.0, seed=2)
+    wrong_std = type("WrongStd", (_Noise,), {"letters_std": 0.04})
+    with pytest.raises(AssertionError, match="letter-sized image 0"):
+        check_noise(wrong_std, shape=[2, 1, 100, 100], mean=0.1, std=0.2, seed=3)

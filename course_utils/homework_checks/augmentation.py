@@ -41,6 +41,30 @@ def _stacked(results: list):
     return results
 
 
+def _letters(generator, dtype: torch.dtype, border: int) -> dict[str, torch.Tensor]:
+    """What training sends: one 1×28×28 letter-like image (smooth grey strokes in [0, 1], ``border`` pixels
+    of background around them) and a batch of four, so a transform that recognises the probes' other
+    shapes gains nothing."""
+    coarse = torch.rand((5, 1, 7, 7), generator=generator, dtype=torch.float64)
+    size = 28 - 2 * border
+    smooth = torch.nn.functional.interpolate(coarse, size=(size, size), mode="bilinear", align_corners=False)
+    letters = torch.nn.functional.pad(smooth, [border] * 4).to(dtype)
+    return {"letter": letters[0], "letters": letters[1:]}
+
+
+def _letter_results(inputs: dict, results: list, what: str):
+    """(input, result) of every letter-like image, each 1×28×28, once the shapes are right."""
+    pairs = []
+    for source, result in zip(("letter", "letters"), results):
+        images = inputs[source]
+        result = plain_tensor(result, what)
+        expect(result.shape == images.shape,
+               f"an input of shape {tuple(images.shape)} (a notMNIST letter's size) came back with shape "
+               f"{tuple(result.shape)}; keep the shape")
+        pairs += zip(images.reshape(-1, 1, 28, 28).double(), result.reshape(-1, 1, 28, 28).double())
+    return pairs
+
+
 def _random_images(generator, shape=(3, 20, 20), dtype="float32", **ignored):
     return {"images": torch.rand(tuple(shape), generator=generator, dtype=DTYPES[dtype])}
 
@@ -212,11 +236,24 @@ def _judge_rotation(image: torch.Tensor, index: int, degrees: float, fill: float
 
 def _rotation_inputs(generator, copies=0, dtype="float32", **ignored):
     image = rotation_test_image(DTYPES[dtype])
-    return {"images": image.repeat(copies, 1, 1, 1) if copies else image}
+    return {"images": image.repeat(copies, 1, 1, 1) if copies else image, **_letters(generator, DTYPES[dtype], 4)}
+
+
+def _judge_rotated_letters(inputs, letters, fill):
+    """Nearest-neighbour sampling (or no rotation) only copies the input's values; bilinear blends new ones."""
+    for index, (image, rotated) in enumerate(_letter_results(inputs, letters, "RandomRotation")):
+        known = torch.cat([image.flatten().unique(), torch.tensor([float(fill)], dtype=torch.float64)])
+        distance = (rotated.flatten()[:, None] - known[None, :]).abs().min(dim=1).values
+        blended = int((distance > 1e-5).sum())
+        expect(blended >= 10,
+               f"letter-sized image {index} (1×28×28, what training sends) came back holding only {blended} values "
+               "that are not among its input's values or fill: that is nearest-neighbour interpolation, or no "
+               "rotation; rotate every image bilinearly")
 
 
 def _judge_rotations(inputs, results, degrees=15.0, fill=0.0, copies=0, cover_the_range=False, **ignored):
     images = inputs["images"]
+    _judge_rotated_letters(inputs, results["letters"], fill)
     angles = []
     for result in results["results"]:
         result = plain_tensor(result, "RandomRotation")
@@ -247,7 +284,8 @@ def check_rotation_angles(RandomRotation, inputs, degrees=15.0, fill=0.0, calls=
     with student_code("RandomRotation", seconds=5 + 0.05 * calls):
         transform = RandomRotation(degrees=degrees, fill=fill)
         results = [transform(inputs["images"]) for _ in range(calls)]
-    return {"results": _stacked(results)}
+        letters = [transform(inputs["letter"]), transform(inputs["letters"])]
+    return {"results": _stacked(results), "letters": letters}
 
 
 # -- shift --------------------------------------------------------------------------------
@@ -292,10 +330,29 @@ def _read_shift(result: torch.Tensor, index: int, fill: float, max_shift: int):
 
 def _shift_inputs(generator, copies=0, channels=1, height=8, width=8, dtype="float32", **ignored):
     image = indexed_image(channels, height, width, DTYPES[dtype])
-    return {"images": image.repeat(copies, 1, 1, 1) if copies else image}
+    return {"images": image.repeat(copies, 1, 1, 1) if copies else image, **_letters(generator, DTYPES[dtype], 0)}
+
+
+def _shifted(image: torch.Tensor, dx: int, dy: int, fill: float) -> torch.Tensor:
+    height, width = image.shape[-2:]
+    out = torch.full_like(image, float(fill))
+    if abs(dx) < width and abs(dy) < height:
+        out[:, max(dy, 0):height + min(dy, 0), max(dx, 0):width + min(dx, 0)] = \
+            image[:, max(-dy, 0):height - max(dy, 0), max(-dx, 0):width - max(dx, 0)]
+    return out
+
+
+def _judge_shifted_letters(inputs, letters, max_shift, fill):
+    span = range(-max_shift, max_shift + 1)
+    for index, (image, moved) in enumerate(_letter_results(inputs, letters, "RandomShift")):
+        expect(any(torch.allclose(moved, _shifted(image, dx, dy, fill), atol=1e-6) for dx in span for dy in span),
+               f"letter-sized image {index} (1×28×28, what training sends) is not a whole-pixel translation of its "
+               f"input by at most max_shift={max_shift} with fill={fill} in the vacated pixels; move the content "
+               "without wrap-around (torch.roll wraps) and fill the rest")
 
 
 def _judge_shifts(inputs, results, copies=0, max_shift=1, fill=0.0, every_shift=False, **ignored):
+    _judge_shifted_letters(inputs, results["letters"], max_shift, fill)
     images = inputs["images"]
     shifts = []
     for result in results["results"]:
@@ -325,7 +382,8 @@ def check_shifts(RandomShift, inputs, max_shift=1, fill=0.0, calls=1, seed=0, **
     with student_code("RandomShift", seconds=5 + 0.02 * calls):  # a correct shift takes ~2 ms a call
         transform = RandomShift(max_shift=max_shift, fill=fill)
         results = [transform(inputs["images"]) for _ in range(calls)]
-    return {"results": _stacked(results)}
+        letters = [transform(inputs["letter"]), transform(inputs["letters"])]
+    return {"results": _stacked(results), "letters": letters}
 
 
 # -- noise --------------------------------------------------------------------------------
@@ -334,11 +392,29 @@ def check_shifts(RandomShift, inputs, max_shift=1, fill=0.0, calls=1, seed=0, **
 def _noise_inputs(generator, shape=(1, 1, 100, 100), images="random", dtype="float32", **ignored):
     dtype, shape = DTYPES[dtype], tuple(shape)
     if images == "random":
-        return {"images": torch.rand(shape, generator=generator, dtype=dtype)}
-    return {"images": torch.full(shape, {"zeros": 0.0, "half": 0.5, "ones": 1.0}[images], dtype=dtype)}
+        made = torch.rand(shape, generator=generator, dtype=dtype)
+    else:
+        made = torch.full(shape, {"zeros": 0.0, "half": 0.5, "ones": 1.0}[images], dtype=dtype)
+    return {"images": made, **_letters(generator, dtype, 4)}
+
+
+def _judge_noisy_letters(inputs, letters, mean, std):
+    """784 pixels a letter: looser bounds than the large images' (about 6 standard errors)."""
+    noises = []
+    for index, (image, noisy) in enumerate(_letter_results(inputs, letters, "GaussianNoise")):
+        noise = (noisy - image).flatten()
+        noises.append(noise)
+        expect(abs(float(noise.mean()) - mean) < 0.25 * std and abs(float(noise.std()) - std) < 0.2 * std,
+               f"GaussianNoise(mean={mean}, std={std}, clip=False) added noise with mean {float(noise.mean()):.4f} "
+               f"and standard deviation {float(noise.std()):.4f} to letter-sized image {index} (1×28×28, what "
+               f"training sends); expected {mean} and {std}")
+    if std > 0:
+        expect(not any(torch.equal(noises[i], noises[j]) for i in range(1, 5) for j in range(i + 1, 5)),
+               "GaussianNoise added the same noise to two images of a batch of letters; draw it for every image")
 
 
 def _judge_noise(inputs, results, mean=0.0, std=0.1, gaussian_shape=False, **ignored):
+    _judge_noisy_letters(inputs, results["letters"], mean, std)
     noise = plain_tensor(results["noisy"], "GaussianNoise").double() - inputs["images"].double()
     for i, sample in enumerate(noise.flatten(1)):
         expect(abs(float(sample.mean()) - mean) < 0.1 * std,
@@ -361,7 +437,9 @@ def check_noise(GaussianNoise, inputs, mean=0.0, std=0.1, seed=0, **ignored):
     torch.manual_seed(seed)
     with student_code("GaussianNoise"):
         noisy = GaussianNoise(mean=mean, std=std)(inputs["images"].clone())
-    return {"noisy": noisy}
+        unclipped = GaussianNoise(mean=mean, std=std, clip=False)
+        letters = [unclipped(inputs["letter"].clone()), unclipped(inputs["letters"].clone())]
+    return {"noisy": noisy, "letters": letters}
 
 
 def _judge_clip(inputs, results, mean=0.0, std=0.1, clamped_share=(0.0, 1.01), **ignored):
