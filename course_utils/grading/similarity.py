@@ -16,9 +16,16 @@ code that most of a big class writes the same way (a fingerprint in more than
 submissions): the one obvious way to write ``TanhFunction.forward`` is no
 evidence of copying.
 
-A pair's similarity is ``|A & B| / min(|A|, |B|)`` over their fingerprint
-sets, the larger of the two containments: a copy padded with helpers or extra
-cells still holds all of the original.
+A pair's similarity is counted unit by unit (:func:`code_units`: each
+top-level function, class or statement of the canonical code; a k-gram that
+runs from one unit into the next belongs to neither; a unit too short for a
+whole k-gram, such as a one-line function, is one fingerprint of its own):
+the mean, over one student's units, of the share of the unit's fingerprints
+the other holds, the larger of the two ways round. Every unit counts alike,
+so two students alike in a long function but who wrote a short one another
+way score below a copy, whose every unit is whole, and a copy padded with
+helpers or extra cells still holds all of the original. Fewer than
+``MIN_SHARED`` fingerprints in common is no evidence at all.
 
 Why copydetect (0.5.0): it implements winnowing (Schleimer, Wilkerson and
 Aiken 2003, the algorithm behind MOSS) in pure Python and returns the matching
