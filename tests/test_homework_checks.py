@@ -320,3 +320,32 @@ def test_the_transform_checks_send_letter_sized_images_too():
     wrong_std = type("WrongStd", (_Noise,), {"letters_std": 0.04})
     with pytest.raises(AssertionError, match="letter-sized image 0"):
         check_noise(wrong_std, shape=[2, 1, 100, 100], mean=0.1, std=0.2, seed=3)
+
+
+def test_a_repr_cannot_read_the_tests_parameters_from_the_callers_frames():
+    """Does a __repr__ that walks its callers' frames for the test's parameters find none of them?"""
+    import traceback
+
+    from course_utils.homework_checks.augmentation import check_repr
+
+    class Walks:
+        def __init__(self, degrees=10.0, fill=0.0):
+            pass  # stores nothing: whatever its repr shows must come from elsewhere
+
+        def __repr__(self):
+            for frame, _ in traceback.walk_stack(None):
+                for value in frame.f_locals.values():
+                    if isinstance(value, dict) and "degrees" in value:
+                        return f"Walks(degrees={value['degrees']}, fill={value.get('fill', 0.0)})"
+            return "Walks(degrees=?, fill=?)"
+
+    class Stores(Walks):
+        def __init__(self, degrees=10.0, fill=0.0):
+            self.degrees, self.fill = degrees, fill
+
+        def __repr__(self):
+            return f"Stores(degrees={self.degrees}, fill={self.fill})"
+
+    check_repr(Stores, params={"degrees": 12.5, "fill": 0.25})
+    with pytest.raises(AssertionError, match=r"repr\(Walks\(degrees=12.5, fill=0.25\)\) is 'Walks\(degrees=\?"):
+        check_repr(Walks, params={"degrees": 12.5, "fill": 0.25})

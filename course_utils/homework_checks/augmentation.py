@@ -15,10 +15,11 @@ what it does.
 from __future__ import annotations
 
 import math
+import threading
 
 import torch
 
-from . import check, expect, no_inputs, plain_string, plain_tensor, student_code
+from . import DEFAULT_SECONDS, check, expect, no_inputs, plain_string, plain_tensor, student_code
 
 ROTATION_SIZE = 33
 _centre = (ROTATION_SIZE - 1) / 2
@@ -140,9 +141,32 @@ def _judge_repr(inputs, results, params=(), **ignored):
 def check_repr(cls, inputs, params=(), **ignored):
     """repr(cls(**params)) shows the class name and every parameter."""
     name = getattr(cls, "__name__", "the transform")
-    with student_code(f"{name}.__repr__"):
-        text = repr(cls(**dict(params)))
-    return {"name": name, "text": text}
+    with student_code(f"{name}(...)"):
+        made = cls(**dict(params))
+    return {"name": name, "text": _repr_on_a_fresh_stack(made, f"{name}.__repr__")}
+
+
+def _repr_on_a_fresh_stack(made, what: str):
+    """``repr(made)`` in a thread of its own: no frame on its stack holds the parameters ``made`` was built
+    with (this probe's, the runner's and the kernel's frames all lie on another thread's stack), so a
+    ``__repr__`` can show them only if the object stored them."""
+    outcome = {}
+
+    def represent():
+        try:
+            with student_code(what, seconds=None):  # the time limit is the join's below
+                outcome["text"] = repr(made)
+        except BaseException as error:  # handed to the probe's thread, which raises it
+            outcome["error"] = error
+
+    thread = threading.Thread(target=represent, name="repr", daemon=True)
+    thread.start()
+    thread.join(DEFAULT_SECONDS)
+    if thread.is_alive():
+        raise TimeoutError(f"{what} did not finish within {DEFAULT_SECONDS:g} s: look for a loop that never ends")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["text"]
 
 
 def _judge_randomness(inputs, results, min_distinct=2, **ignored):
