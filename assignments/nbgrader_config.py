@@ -24,6 +24,9 @@ c.Exchange.root = os.environ.get("COURSE_EXCHANGE") or "/usr/local/share/nbgrade
 # cell. Inside test cells the student's code has 5 s per check
 # (course_utils.homework_checks.student_code), so a loop there costs less.
 c.Execute.timeout = 60
+# After a cell's reply, nbgrader waits this long for the kernel's last output messages and fails the
+# whole submission if they are late (its default, 4 s, failed a submission on a loaded 2-core machine).
+c.Execute.iopub_timeout = 30
 
 # Mark schemes for the written answers stand in the locked question cells, between
 # "### BEGIN MARK SCHEME" and "### END MARK SCHEME": graders see them in
