@@ -10,6 +10,7 @@ instead of five).
 """
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,6 +21,25 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 COURSE = Path(__file__).resolve().parents[2] / "assignments"
 SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
+
+
+def sandbox_unavailable() -> str | None:
+    """Why the grading sandbox cannot run here (a one-line reason), or None when it can.
+
+    As root a missing bubblewrap is a failure, not a reason: ``make test`` installs it. Without root
+    it cannot be installed, so grading tests grade without the sandbox and the sandbox's own tests skip.
+    """
+    from course_utils.grading import sandbox
+
+    try:
+        sandbox.check_sandbox()
+    except sandbox.NoUserNamespaces as error:
+        return f"no user namespaces on this machine, the sandbox cannot run: {error}"
+    except sandbox.SandboxUnavailable as error:
+        if os.geteuid() == 0:
+            raise
+        return f"needs bubblewrap, which only root can install here ('sudo apt-get install bubblewrap'): {error}"
+    return None
 
 
 @pytest.fixture(scope="session")

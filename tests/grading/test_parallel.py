@@ -23,6 +23,7 @@ from course_utils.grading import sandbox
 from course_utils.grading.export import write_grades
 from course_utils.grading.parallel import BATCH_ENV, STATE, batch_processes
 from course_utils.grading.pipeline import GradingOptions, autograde, release
+from conftest import sandbox_unavailable
 
 ASSIGNMENT = "homework"
 RIGHT = 42
@@ -39,9 +40,7 @@ ANSWERS = {  # the answer cell of each student's notebook; blank submits the rel
 def _sandbox_or_not():
     """Grade in the sandbox where it can run (as make autograde does), else without it."""
     with pytest.MonkeyPatch.context() as patch:
-        try:
-            sandbox.check_sandbox()
-        except sandbox.NoUserNamespaces:
+        if sandbox_unavailable():
             patch.setenv(sandbox.SWITCH_ENV, "off")
         yield
 

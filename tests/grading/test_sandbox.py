@@ -24,7 +24,8 @@ from jupyter_client import KernelManager
 
 from course_utils.grading import sandbox
 from course_utils.grading.pipeline import GradingOptions, autograde, release
-from course_utils.grading.sandbox import Limits, NoUserNamespaces, sandbox_runtime
+from course_utils.grading.sandbox import Limits, sandbox_runtime
+from conftest import sandbox_unavailable
 
 COURSE_CONFIG = Path(__file__).resolve().parents[2] / "assignments" / "nbgrader_config.py"
 # Small limits keep the fork bomb and the memory hog quick.
@@ -35,10 +36,9 @@ TEST_LIMITS = Limits(memory_bytes=512 << 20, cpu_seconds=60, processes=64,
 @pytest.fixture(scope="module", autouse=True)
 def _sandbox_works():
     """Skip only where bwrap cannot work at all; a missing bwrap is a failure (make installs it)."""
-    try:
-        sandbox.check_sandbox()
-    except NoUserNamespaces as error:
-        pytest.skip(f"no user namespaces on this machine, the sandbox cannot run: {error}")
+    reason = sandbox_unavailable()
+    if reason:
+        pytest.skip(reason)
 
 
 def snapshot(root: Path) -> dict[str, str]:

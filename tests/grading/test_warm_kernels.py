@@ -21,6 +21,7 @@ import pytest
 from course_utils.grading import sandbox
 from course_utils.grading.pipeline import GradingOptions, autograde, read_grades_csv, release
 from course_utils.grading.warm_kernels import WarmKernelPool, warm_execute_class
+from conftest import sandbox_unavailable
 
 ASSIGNMENT = "homework"
 RIGHT = 42
@@ -56,10 +57,9 @@ ANSWERS = {
 @pytest.fixture(scope="module", autouse=True)
 def _warm_kernels_can_run():
     """A missing bwrap is a failure (make installs it); no user namespaces or no root: nothing to test."""
-    try:
-        sandbox.check_sandbox()
-    except sandbox.NoUserNamespaces as error:
-        pytest.skip(f"no user namespaces on this machine, the sandbox cannot run: {error}")
+    reason = sandbox_unavailable()
+    if reason:
+        pytest.skip(reason)
     if os.geteuid() != 0:
         pytest.skip("warm kernels join their sandbox's namespaces, which needs root")
     if not sandbox.sandbox_enabled():
