@@ -269,27 +269,40 @@ def canonical_code(cells: Iterable[str], given: frozenset[str] = frozenset()) ->
     that are word for word in ``given`` (:func:`starter_statements`) left out. Reordering functions or
     methods, splitting cells, adding prints or rewording comments then changes nothing. A cell that does not
     parse is kept as it is, at the end."""
-    statements, unparsed = [], []
+    statements, unparsed, sources = [], [], {}
     for source in cells:
         try:
-            statements += ast.parse(_python_only(source)).body
-        except SyntaxError:
+            body = ast.parse(_python_only(source)).body
+        except (SyntaxError, RecursionError, MemoryError):
             unparsed.append(source)
+            continue
+        statements += body
+        sources.update({id(node): _python_only(source) for node in body})
     texts = []
     for node in _cleaned(statements):
         if isinstance(node, ast.ClassDef):  # its members one by one: each is unparsed once
-            members = sorted((text for text in map(ast.unparse, node.body) if text not in given), key=_order)
+            source = sources.get(id(node), "")
+            members = sorted((text for text in (_unparsed(member, source) for member in node.body)
+                              if text not in given), key=_order)
             if not members and node.body:
                 continue  # nothing of the student's in it: the starter's class as given
             node.body = [ast.Pass()]
-            header = ast.unparse(node).rsplit("\n", 1)[0]
+            header = _unparsed(node, source).rsplit("\n", 1)[0]
             text = "\n".join([header, *("\n".join("    " + line if line else line for line in member.split("\n"))
                                          for member in members)])
         else:
-            text = ast.unparse(node)
+            text = _unparsed(node, sources.get(id(node), ""))
         if text not in given:
             texts.append(text)
     return "\n\n".join([*sorted(texts, key=_order), *unparsed])
+
+
+def _unparsed(node, source: str) -> str:
+    """``ast.unparse(node)``, or the node's own text when it nests too deep for it (a 500-term sum)."""
+    try:
+        return ast.unparse(node)
+    except RecursionError:
+        return ast.get_source_segment(source, node) or ""
 
 
 def starter_statements(starter: str) -> frozenset[str]:

@@ -123,6 +123,13 @@ def test_canonical_code_ignores_order_prints_comments_and_docstrings():
     assert similarity.canonical_code([first]) == similarity.canonical_code([second, third])
 
 
+def test_code_too_deep_for_ast_unparse_is_kept_as_written():
+    """A 500-term sum (ast.unparse recurses too deep on it): is the statement kept as written, the rest canonical?"""
+    deep = "noise = " + "+".join(["1"] * 500)
+    code = similarity.canonical_code(["def f(a):\n    # one more\n    return a + 1\n", deep + "\nclass C:\n    y = " + "+".join(["2"] * 500)])
+    assert deep in code and "y = 2+2+" in code and "def f(a):\n    return a + 1" in code
+
+
 def test_a_cell_that_does_not_parse_is_kept_as_it_is():
     assert "def broken(:" in similarity.canonical_code(["x = 1", "def broken(:\n    pass"])
 
