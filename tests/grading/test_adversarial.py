@@ -25,6 +25,9 @@ from course_utils.grading.pipeline import GradingOptions, autograde, feedback, p
 from hostile_submissions import FULL, HOSTILE, Assignment
 from conftest import sandbox_unavailable
 
+# One autograde batch of hostile and honest submissions.
+pytestmark = pytest.mark.slow
+
 ASSIGNMENT, OTHER = "tanh", "augmentation"
 CELL_TIMEOUT = 20  # seconds per cell here (the course's is longer): bounds the loops
 HONEST = ["honest_before", "honest_after"]  # sorted around the hostile students

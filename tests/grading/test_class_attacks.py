@@ -40,6 +40,9 @@ from unix_users import UnixUser, shared_folder
 
 from conftest import COURSE, tiny_notebook
 
+# Real Unix users, the hub and its exchange service (root only).
+pytestmark = [pytest.mark.slow, pytest.mark.root]
+
 REPOSITORY = COURSE.parent
 HUB = REPOSITORY / "deploy" / "jupyterhub"
 COURSE_HUB = HUB / "course_hub.py"

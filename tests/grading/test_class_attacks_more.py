@@ -132,3 +132,25 @@ def test_code_that_ast_unparse_cannot_handle_does_not_stop_the_report(hub):
             assert (reports / f"{assignment}.html").stat().st_mtime >= started, assignment
     finally:
         submit_clean(hub)
+
+
+def test_a_kernel_cannot_fill_the_graders_disk(hub):
+    """eve's right answer also allocates 1 GB files in its working folder (a copy on the grader's disk; only
+    the per-file limit applies): is the total capped well below 3 GB, and the class graded?"""
+    import json
+
+    eve = hub.people["eve"]
+    eve.edit("first", RIGHT + "\nimport os\nmade = 0\nfor i in range(3):\n    try:\n"
+             "        fd = os.open(f'fill{i}', os.O_CREAT | os.O_WRONLY, 0o600)\n"
+             "        os.posix_fallocate(fd, 0, 1 << 30)\n        os.close(fd)\n        made += 1\n"
+             "    except OSError:\n        break\nprint('allocated GB:', made)")
+    eve.nbgrader("submit", "first")
+    try:
+        rows = hub.grades()
+        assert_honest_grades(hub, rows)
+        graded = json.loads((hub.course / "autograded" / eve.name / "first" / "first.ipynb").read_text())
+        printed = "".join("".join(output.get("text", "")) for cell in graded["cells"]
+                          for output in cell.get("outputs", []))
+        assert "allocated GB:" in printed and "allocated GB: 3" not in printed, printed
+    finally:
+        submit_clean(hub)

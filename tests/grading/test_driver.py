@@ -34,6 +34,7 @@ def test_autograde_command_carries_the_run_options():
     assert nbgrader_command("generate_feedback", "tanh", options=options)[3:] == ["generate_feedback", "tanh"]
 
 
+@pytest.mark.slow
 def test_nbgrader_cli_runs_nbgrader_without_the_iri_parser():
     """Is the course's nbgrader entry point nbgrader's own command line, minus the 1-2 s rfc3987_syntax import?"""
     import nbgrader
@@ -118,6 +119,7 @@ def released_with(course: Path, assignment: str, answer_source: str | None) -> s
     return nbformat.writes(notebook)
 
 
+@pytest.mark.slow
 def test_every_assignment_is_released_and_every_submission_gets_a_row(tiny_course):
     """Are all assignments released, and does each broken submission get a row with its status?"""
     assert release(tiny_course) == ["first", "second"]
@@ -144,6 +146,7 @@ def test_every_assignment_is_released_and_every_submission_gets_a_row(tiny_cours
     assert len(results) == 5
 
 
+@pytest.mark.slow
 def test_grading_one_submission_needs_no_other(tiny_course):
     """Can a worker grade a single submission on its own, e.g. again after a fix?"""
     submit(tiny_course, "frank", "second", released_with(tiny_course, "second", "def answer():\n    return 7\n"))

@@ -24,6 +24,9 @@ from unix_users import shared_folder
 from conftest import COURSE, solution_answers
 from course_utils.grading.student_edition import NBGRADER_CONFIG
 
+# A class of real Unix users through the exchange (root only).
+pytestmark = [pytest.mark.slow, pytest.mark.root]
+
 ASSIGNMENT = "tanh"
 PYTHON = sys.executable  # the course's Python, which every user runs
 

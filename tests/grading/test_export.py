@@ -19,6 +19,9 @@ import pytest
 
 from course_utils.grading.export import write_grades
 
+# The course is released with nbgrader first.
+pytestmark = pytest.mark.slow
+
 ASSIGNMENT = "first"
 TESTS = ("test_answer_positive", "test_answer_exact")
 ROSTER = ("student_id,first_name,last_name,email,lms_id\n"

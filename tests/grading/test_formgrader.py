@@ -17,7 +17,7 @@ from traitlets.config import Config
 from course_utils.grading.pipeline import release
 
 # nbgrader's own add_submission makes SQLAlchemy warn about autoflush; harmless, and noise here.
-pytestmark = pytest.mark.filterwarnings("ignore:.*not in session")
+pytestmark = [pytest.mark.filterwarnings("ignore:.*not in session"), pytest.mark.slow]
 
 
 def course_config(course: Path) -> Config:

@@ -19,6 +19,9 @@ from course_utils.grading.pipeline import GradingOptions, autograde, read_grades
 from honest_submissions import HONEST, Homework
 from conftest import sandbox_unavailable
 
+# One autograde batch of the honest corpus.
+pytestmark = pytest.mark.slow
+
 CASES = {case.name: case for case in HONEST}
 CELL_TIMEOUT = 60  # the course's own
 

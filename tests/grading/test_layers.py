@@ -6,6 +6,9 @@ import sys
 
 import pytest
 
+# Each case imports a module in a fresh interpreter (torch included).
+pytestmark = pytest.mark.slow
+
 # module -> the grading modules it must not import (those above it)
 LAYERS = {
     "course_utils.grading.nbgrader_run": ["submission", "parallel", "pipeline"],

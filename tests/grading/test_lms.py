@@ -120,6 +120,7 @@ def test_a_name_in_no_known_format_is_not_guessed():
     assert parse_entry("ann/homework.ipynb", {"ann"}).name == "ann"
 
 
+@pytest.mark.slow
 def test_canvas_zip_goes_through_collect_autograde_export(canvas_graded):
     """Late, misnamed, missing, ambiguous and unrostered: does grades_wide.csv hold the right totals?"""
     course, _, _ = canvas_graded

@@ -25,6 +25,9 @@ from course_utils.grading.parallel import BATCH_ENV, STATE, batch_processes
 from course_utils.grading.pipeline import GradingOptions, autograde, release
 from conftest import sandbox_unavailable
 
+# Autograde batches with one and two workers.
+pytestmark = pytest.mark.slow
+
 ASSIGNMENT = "homework"
 RIGHT = 42
 CELL_TIMEOUT = 30

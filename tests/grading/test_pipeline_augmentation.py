@@ -13,6 +13,9 @@ import pytest
 from course_utils.grading.pipeline import GradingOptions, autograde, release
 from expected_scores import assert_graded_with
 
+# Release, autograde and feedback of homework 2.
+pytestmark = pytest.mark.slow
+
 ASSIGNMENT = "augmentation"
 FULL = {
     "rotation_basics": 1.0,

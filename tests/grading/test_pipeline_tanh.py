@@ -19,6 +19,9 @@ from course_utils.grading.pipeline import (
     GradingOptions, autograde, feedback, read_grades_csv, release)
 from expected_scores import assert_graded_with
 
+# Release, autograde and feedback of homework 1.
+pytestmark = pytest.mark.slow
+
 ASSIGNMENT = "tanh"
 FULL = {
     "test_tanh_forward_values": 2.0,

@@ -30,6 +30,9 @@ from course_utils.grading import similarity
 from course_utils.grading.__main__ import main
 from course_utils.grading.report import build_report, message_groups
 
+# A generated graded batch is written and reported.
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 ASSIGNMENT = "tanh"
 BROKEN = "test_tanh_module"

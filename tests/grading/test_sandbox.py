@@ -504,6 +504,7 @@ def autograded_course(tmp_path_factory):
     return course, {result.student: result for result in results}, before, after
 
 
+@pytest.mark.slow
 def test_autograde_in_sandbox_gives_correct_work_full_points(autograded_course):
     """Do correct submissions, graded next to a hostile one, get every point?"""
     _, results, _, _ = autograded_course
@@ -511,6 +512,7 @@ def test_autograde_in_sandbox_gives_correct_work_full_points(autograded_course):
         assert (results[student].status, results[student].auto_score) == ("graded", 3), results[student]
 
 
+@pytest.mark.slow
 def test_timeout_interrupts_the_cell_and_grading_goes_on(autograded_course):
     """Is a cell that never ends interrupted, with the later cells still graded?"""
     course, results, _, _ = autograded_course
@@ -519,6 +521,7 @@ def test_timeout_interrupts_the_cell_and_grading_goes_on(autograded_course):
     assert "KeyboardInterrupt" in [o.get("ename") for o in nb.cells[2].outputs]
 
 
+@pytest.mark.slow
 def test_hostile_submission_is_contained(autograded_course):
     """Does every attack fail, and do the solution, release and submissions stay unchanged?"""
     course, results, before, after = autograded_course

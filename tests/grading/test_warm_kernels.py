@@ -23,6 +23,9 @@ from course_utils.grading.pipeline import GradingOptions, autograde, read_grades
 from course_utils.grading.warm_kernels import WarmKernelPool, warm_execute_class
 from conftest import sandbox_unavailable
 
+# Warm sandboxed kernels (joining a sandbox's namespaces needs root).
+pytestmark = [pytest.mark.slow, pytest.mark.root]
+
 ASSIGNMENT = "homework"
 RIGHT = 42
 CELL_TIMEOUT = 10
