@@ -84,8 +84,8 @@ lab: install
 # BROWSER_TESTS= leaves them out.
 BROWSER_TESTS ?= tests/browser
 test: install sandbox-for-tests chromium
-	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(BIN)/python -m pytest -n 2 --dist loadscope --ignore=tests/browser $(PYTEST_ARGS)
-	$(if $(BROWSER_TESTS),OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(BIN)/python -m pytest -n 2 --dist loadfile $(BROWSER_TESTS))
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(BIN)/python -m pytest -n 2 --dist loadscope -rs --ignore=tests/browser $(PYTEST_ARGS)
+	$(if $(BROWSER_TESTS),OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(BIN)/python -m pytest -n 2 --dist loadfile -rs $(BROWSER_TESTS))
 
 # While editing: the tests that need no kernel, no root and no browser (pytest
 # markers slow, root, browser; README, "Tests"), in well under a minute.
