@@ -176,11 +176,20 @@ class ExchangeService:
                 files = safe_files.check_files(_decode(answer["files"]))
                 # The time is the service's, never a file of the student's.
                 files = [(path, data) for path, data in files if str(path) not in (TIMESTAMP_FILE, SOURCE_FILE)]
+                for path, _ in files:
+                    if path.parts[0] in (TIMESTAMP_FILE, SOURCE_FILE):  # a folder where collect writes its file
+                        raise safe_files.Rejected(f"file name {str(path)!r} is inside a folder named like "
+                                                  f"collect's own {path.parts[0]}")
                 if not any(path.suffix == ".ipynb" for path, _ in files):
                     raise safe_files.Rejected("the submission holds no notebook")
                 files += [(safe_files.check_path(TIMESTAMP_FILE), timestamp_text(stamp).encode()),
                           (safe_files.check_path(SOURCE_FILE), source.encode())]
-                safe_files.replace_folder(folder, files)
+                try:
+                    safe_files.replace_folder(folder, files)
+                except (FileExistsError, NotADirectoryError, IsADirectoryError) as error:
+                    # names the checks let through but the file system refuses: this submission's problem, not
+                    # the class's (a full disk, EACCES ... still stop collect: they are the grader's)
+                    raise safe_files.Rejected(f"its files cannot be written as named: {error.strerror}") from None
             except (safe_files.Rejected, ServiceError, KeyError, TypeError, ValueError) as error:
                 safe_files.quarantine(course, assignment, student, str(error), f"exchange {stamp}")
                 report.quarantined[student] = str(error)

@@ -59,17 +59,20 @@ def check_path(name: str) -> PurePosixPath:
 
 def check_files(files: Iterable[tuple[str, bytes]], limits: Limits = LIMITS) -> list[tuple[PurePosixPath, bytes]]:
     """The files with checked paths; :class:`Rejected` for a bad path, a duplicate or a size over the limits."""
-    checked, seen, total = [], set(), 0
+    checked, seen, folders, total = [], set(), set(), 0
     for name, data in files:
         path = check_path(name)
         if path in seen or any(parent in seen for parent in path.parents):
             raise Rejected(f"file name {name!r} appears twice")
+        if path in folders:  # a file named like an earlier file's folder
+            raise Rejected(f"file name {name!r} is also the name of a folder in the submission")
         if len(data) > limits.file_bytes:
             raise Rejected(f"{name} has {len(data)} bytes, over the limit of {limits.file_bytes} per file")
         total += len(data)
         if total > limits.submission_bytes:
             raise Rejected(f"the submission has over {limits.submission_bytes} bytes, the limit per submission")
         seen.add(path)
+        folders.update(path.parents)
         checked.append((path, data))
         if len(checked) > limits.files:
             raise Rejected(f"the submission has over {limits.files} files, the limit")

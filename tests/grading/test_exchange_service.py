@@ -53,6 +53,9 @@ def test_the_latest_submission_is_collected_with_the_services_time(tmp_path):
     ({"hw.ipynb": b"{}", "big.bin": b"\0" * (21 << 20)}, "over the limit"),
     ({"notes.txt": b"hi"}, "holds no notebook"),
     ({"../escape.ipynb": b"{}"}, "leaves the submission folder"),
+    ({"hw.ipynb": b"{}", "timestamp.txt/x": b"x"}, "folder named like collect's own timestamp.txt"),
+    ({"hw.ipynb": b"{}", ".exchange-source/x": b"x"}, "folder named like collect's own .exchange-source"),
+    ({"hw.ipynb": b"{}", "notes/a.txt": b"x", "notes": b"x"}, "also the name of a folder"),
 ])
 def test_a_broken_submission_is_quarantined_and_the_class_collected(tmp_path, files, reason):
     service = FakeService({"ann": [("2027-01-15 10:00:00.000001", files)],
