@@ -38,6 +38,73 @@ MAX_REQUEST_BYTES = int(os.environ.get("EXCHANGE_MAX_REQUEST_BYTES", 64 << 20)) 
 MAX_STUDENT_BYTES = int(os.environ.get("EXCHANGE_MAX_STUDENT_BYTES", 512 << 20))  # all submissions of a course
 
 
+def max_files() -> int:
+    """Files in one submission: the limit collect applies (safe_files), so the service stores no more."""
+    from course_utils.grading.safe_files import LIMITS
+
+    return LIMITS.files
+
+
+def check_upload(handler, json_str, limit: int | None) -> None:
+    """Refuse, before anything is written, an upload of over ``limit`` files or with a name open() cannot take.
+
+    Counted here, not by ngshare: its one thread writes every file (50,000
+    empty files stall every other request for many seconds) and the byte quota
+    does not see empty files. A NUL in a name made ngshare's open() fail after
+    it had written the files before it.
+    """
+    import json
+
+    try:
+        entries = json.loads(json_str) if json_str is not None else None
+    except ValueError:
+        return  # ngshare answers 400
+    if not isinstance(entries, list):
+        return
+    if limit is not None and len(entries) > limit:
+        handler.json_error(413, f"the submission has {len(entries)} files, over the limit of {limit}")
+    for entry in entries:
+        path = entry.get("path") if isinstance(entry, dict) else None
+        if isinstance(path, str) and "\x00" in path:
+            handler.json_error(400, "Illegal path")
+
+
+def unpack_or_remove(ngshare):
+    """ngshare's json_files_unpack, but a failed upload leaves no file in storage.
+
+    ngshare writes the files one by one and only then commits the rows: a
+    failure half-way (a name open() refuses, a full disk) left the files
+    written so far in storage, owned by no row and counted by no quota.
+    """
+    original = ngshare.MyHelpers.json_files_unpack
+
+    def json_files_unpack(self, json_str, target):
+        created = []
+        create = self.filename_create
+
+        def filename_create(filename):
+            created.append(create(filename))
+            return created[-1]
+
+        self.filename_create = filename_create
+        try:
+            original(self, json_str, target)
+        except BaseException:
+            self.db.rollback()
+            for name in created:
+                if not self.db.query(ngshare.File).filter(ngshare.File.actual_name == name).count():
+                    try:
+                        os.unlink(os.path.join(self.application.storage_path, name))
+                    except FileNotFoundError:
+                        pass
+            raise
+        finally:
+            del self.filename_create
+        return None
+
+    return json_files_unpack
+
+
 def stored_bytes(handler, course, user) -> int:
     """What ``user`` has stored in ``course`` so far (all their submissions' files)."""
     from ngshare.database import Submission
@@ -61,6 +128,7 @@ def harden(ngshare) -> None:
             self.json_error(401, "a JupyterHub token is required")
 
     base.prepare = prepare
+    ngshare.MyHelpers.json_files_unpack = unpack_or_remove(ngshare)
 
     def submit(self, course_id, assignment_id):
         """ngshare's SubmitAssignment.post, with the quota, and the submission added to the session.
@@ -76,10 +144,12 @@ def harden(ngshare) -> None:
         if used + body > MAX_STUDENT_BYTES:
             self.json_error(413, f"over your storage for this course ({used} bytes stored, limit "
                                  f"{MAX_STUDENT_BYTES}): ask your instructor")
+        files = self.get_body_argument("files", None)
+        check_upload(self, files, max_files())
         assignment = self.find_assignment(course, assignment_id)
         submission = ngshare.Submission(self.user, assignment)  # stamped with the server's clock, in UTC
         self.db.add(submission)
-        self.json_files_unpack(self.get_body_argument("files", None), submission.files)
+        self.json_files_unpack(files, submission.files)
         self.db.commit()
         self.json_success(timestamp=self.strftime(submission.timestamp))
 
@@ -90,9 +160,11 @@ def harden(ngshare) -> None:
         if self.db.query(ngshare.Assignment).filter(ngshare.Assignment.id == assignment_id,
                                                     ngshare.Assignment.course == course).one_or_none():
             self.json_error(409, "Assignment already exists")
+        files = self.get_argument("files", None)
+        check_upload(self, files, None)
         assignment = ngshare.Assignment(assignment_id, course)
         self.db.add(assignment)
-        self.json_files_unpack(self.get_argument("files", None), assignment.files)
+        self.json_files_unpack(files, assignment.files)
         self.db.commit()
         self.json_success()
 
