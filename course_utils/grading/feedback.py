@@ -58,9 +58,17 @@ class HideHiddenTests(ClearHiddenTests):
         elif output.output_type == "error":
             output.evalue = self._clean(output.evalue)
             output.traceback = [self._clean(line) for line in output.traceback]
-        for mime, value in output.get("data", {}).items():
-            if isinstance(value, str) and mime.startswith("text/"):
-                output.data[mime] = self._clean(value)
+        for mime, value in output.get("data", {}).items():  # every type: JavaScript, JSON, SVG ... are shown too
+            output.data[mime] = self._clean_value(value)
+
+    def _clean_value(self, value):
+        if isinstance(value, str):
+            return self._clean(value)
+        if isinstance(value, list):
+            return [self._clean_value(item) for item in value]
+        if isinstance(value, dict):
+            return {key: self._clean_value(item) for key, item in value.items()}
+        return value
 
     def _clean(self, text: str) -> str:
         lines = text.split("\n")
