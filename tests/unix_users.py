@@ -17,6 +17,7 @@ every user can enter.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shlex
@@ -175,3 +176,27 @@ def shared_folder(prefix: str = "course-test-") -> Path:
     folder = Path(tempfile.mkdtemp(prefix=prefix))
     folder.chmod(0o755)
     return folder
+
+
+@contextlib.contextmanager
+def top_level_permissions_kept(*roots: Path):
+    """Put back the owner group and mode of each root and its top-level entries afterwards.
+
+    ``course_hub.py prepare`` closes the repository to students by giving its
+    top-level entries to the hub's instructors' group; a test that starts a hub
+    removes that group afterwards, and must not leave the repository owned by
+    a deleted group (whose gid a later group could take).
+    """
+    saved = {}
+    for root in roots:
+        for path in [root, *(root.iterdir() if root.is_dir() else [])]:
+            if not path.is_symlink():
+                info = os.stat(path)
+                saved[path] = (info.st_gid, info.st_mode & 0o7777)
+    try:
+        yield
+    finally:
+        for path, (gid, mode) in saved.items():
+            with contextlib.suppress(OSError):
+                os.chown(path, -1, gid)
+                os.chmod(path, mode)

@@ -36,6 +36,7 @@ import pytest
 from course_servers import BIN, SCREENSHOTS, copy_course, free_port, stop, wait_for_http
 from homework import automatic_points, hidden_test_lines, solution_cells, total_points
 from lab_pages import ROOT, save, set_cell_source
+from unix_users import top_level_permissions_kept
 
 COURSE_HUB = ROOT / "deploy" / "jupyterhub" / "course_hub.py"
 HOMEWORK = "tanh"  # homework 1, with the written answer graded by hand
@@ -86,6 +87,8 @@ def hub_class(browser):
                    "HUB_SERVER_ARGS": "--LabApp.expose_app_in_browser=True",
                    "PATH": f"{BIN}:{os.environ['PATH']}"}
     process = None
+    kept = top_level_permissions_kept(COURSE_HUB.parents[2])  # make hub's prepare closes the repository
+    kept.__enter__()
     try:
         subprocess.run([sys.executable, str(COURSE_HUB), "add-users", str(course / "assignments" / "roster.csv"),
                         "--instructor", instructor], env=environment, check=True, capture_output=True, text=True)
@@ -105,6 +108,7 @@ def hub_class(browser):
             subprocess.run(["userdel", "--remove", "--force", name], capture_output=True)
         for group in groups.values():
             subprocess.run(["groupdel", group], capture_output=True)
+        kept.__exit__(None, None, None)
         keep_logs(folder)
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from unix_users import UnixUser, shared_folder
+from unix_users import UnixUser, shared_folder, top_level_permissions_kept
 
 from conftest import COURSE, tiny_notebook
 
@@ -219,6 +219,8 @@ def hub():
     hub.port = _free_port()
     hub.url = f"http://127.0.0.1:{hub.port}"
     hub.exchange = f"http://127.0.0.1:{hub.port + 82}/services/ngshare"
+    kept = top_level_permissions_kept(REPOSITORY)  # make hub's prepare closes the repository to students
+    kept.__enter__()
     hub.environment = {**os.environ, **groups, "HUB_PORT": str(hub.port), "HUB_STATE_DIR": str(hub.state),
                        "COURSE_ROOT": str(hub.root), "COURSE_DATA_DIR": str(folder / "data"),
                        "PATH": f"{Path(PYTHON).parent}:{os.environ['PATH']}"}
@@ -253,6 +255,7 @@ def hub():
             subprocess.run(["userdel", "--remove", "--force", name], capture_output=True)
         for group in groups.values():
             subprocess.run(["groupdel", group], capture_output=True)
+        kept.__exit__(None, None, None)
         if (folder / "hub.log").is_file():  # kept for a failure's post-mortem
             shutil.copy(folder / "hub.log", Path(tempfile.gettempdir()) / "course-class-attacks-hub.log")
         shutil.rmtree(folder, ignore_errors=True)
