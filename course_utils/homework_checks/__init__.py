@@ -16,8 +16,9 @@ A homework's test cell is a few calls of named checks, e.g.
 
 In a student's kernel (the visible tests, *Validate*) calling the check runs
 all three. While grading (:mod:`course_utils.grading.judged_execute`) only the
-probe runs in the kernel, through :mod:`course_utils.homework_checks.runner`;
-inputs go in and results come back as safetensors (:func:`pack`,
+probe runs in the kernel, through :mod:`course_utils.homework_checks.runner`
+(from a copy of these modules loaded afresh for each request, not the one a
+notebook imported); inputs go in and results come back as safetensors (:func:`pack`,
 :func:`unpack`), and the grader judges outside the kernel.
 
 Everything here needs only torch and safetensors: nothing of the instructor's
