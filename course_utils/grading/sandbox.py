@@ -25,7 +25,8 @@ hold the hidden tests) to a throw-away folder and then becomes ``bwrap``. Inside
 
 * sees the system folders, the Python installation and the ``course_utils``
   sources read-only, its copy of the submission folder writable at the usual
-  path, a private ``/tmp`` and nothing else: no ``source/``, ``release/``,
+  path (a tmpfs of limited size, so it cannot fill the grader's disk), a
+  private ``/tmp`` and nothing else: no ``source/``, ``release/``,
   ``gradebook.db``, other students, home folder or rest of the repository;
   what it writes is thrown away with the copy, so the submission and the
   grader's files cannot change;
@@ -89,6 +90,7 @@ class Limits:
     processes: int = 512  # processes and threads of the whole sandbox
     file_bytes: int = 1 << 30  # RLIMIT_FSIZE: largest file it can write
     tmp_bytes: int = 512 << 20  # size of the private /tmp and of /dev/shm
+    work_bytes: int = 512 << 20  # what it may add to its working folder (a tmpfs: in memory, never the disk)
 
     @property
     def sandbox_memory_bytes(self) -> int:
@@ -516,9 +518,27 @@ def _system_args() -> list[str]:
     return args
 
 
+WORK_SOURCE = "/.course-work"  # inside the sandbox: the read-only copy that fills the working folder
+
+
+def _tree_bytes(folder: str) -> int:
+    """Bytes of the files below ``folder`` (links not followed), for the size of its tmpfs."""
+    total = 0
+    for parent, _, names in os.walk(folder):
+        for name in names:
+            total += os.lstat(os.path.join(parent, name)).st_size + 4096
+    return total
+
+
 def bwrap_command(config: dict, connection_file: str, workdir: str, copy: str,
-                  kernel_args: list[str]) -> list[str]:
-    """The full ``bwrap ... prlimit ... python -m ipykernel_launcher`` command line."""
+                  kernel_args: list[str], copy_bytes: int = 0) -> list[str]:
+    """The full ``bwrap ... prlimit ... python -m ipykernel_launcher`` command line.
+
+    The working folder is a tmpfs of ``copy_bytes`` (what ``copy`` holds) plus
+    ``work_bytes``, filled from ``copy`` (bound read-only) before the kernel
+    starts: RLIMIT_FSIZE limits one file only, so a folder on the grader's disk
+    let a kernel fill that disk (issue 27: 3 x 1 GB by fallocate, no CPU time).
+    """
     limits = Limits(**config["limits"])
     python = config["python"]
     command = [config["bwrap"], *_namespace_args(), "--clearenv"]
@@ -537,11 +557,16 @@ def bwrap_command(config: dict, connection_file: str, workdir: str, copy: str,
     command += [
         "--ro-bind", connection_file, connection_file,
         "--bind", config["ipc_dir"], config["ipc_dir"],
-        "--bind", copy, workdir,
+        "--ro-bind", copy, WORK_SOURCE,
+        "--size", str(copy_bytes + limits.work_bytes), "--tmpfs", workdir,
         "--remount-ro", "/dev",
         "--remount-ro", "/",
         "--chdir", workdir,
         "--",
+        python, "-I", "-S", "-c",
+        "import os, shutil, sys; shutil.copytree(sys.argv[1], sys.argv[2], symlinks=True, dirs_exist_ok=True); "
+        "os.execv(sys.argv[3], sys.argv[3:])",
+        WORK_SOURCE, workdir,
         config["prlimit"],
         f"--data={limits.memory_bytes}",
         f"--cpu={limits.cpu_seconds}:{limits.cpu_seconds + 5}",
@@ -591,7 +616,8 @@ def launch(config_file: str, connection_file: str, kernel_args: list[str]) -> No
         name = f"{config['cgroup_prefix']}-{uuid.uuid4().hex}"
         for folder in _make_cgroup(Limits(**config["limits"]), name):
             (folder / "cgroup.procs").write_text(str(os.getpid()))
-    command = bwrap_command(config, os.path.realpath(connection_file), workdir, copy, kernel_args)
+    command = bwrap_command(config, os.path.realpath(connection_file), workdir, copy, kernel_args,
+                            _tree_bytes(copy))
     os.execv(command[0], command)
 
 

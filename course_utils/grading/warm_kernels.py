@@ -107,7 +107,11 @@ class WarmKernel:
         self.workdir = workdir
         copy = self.folder / "root" / os.path.relpath(workdir, self.autograded_root)
         shutil.copytree(workdir, copy, symlinks=True, ignore=shutil.ignore_patterns("*.ipynb"))
-        return (f"__import__('os').chdir({workdir!r}); __import__('sys').path.__setitem__(0, {workdir!r}); "
+        # The sandbox sees the copy read-only at WORK_SOURCE; the kernel copies it into its working folder, a
+        # tmpfs of limited size (sandbox.bwrap_command), so that it cannot fill the grader's disk.
+        source = os.path.join(sandbox.WORK_SOURCE, os.path.relpath(workdir, self.autograded_root))
+        return (f"__import__('shutil').copytree({source!r}, {workdir!r}, symlinks=True, dirs_exist_ok=True); "
+                f"__import__('os').chdir({workdir!r}); __import__('sys').path.__setitem__(0, {workdir!r}); "
                 f"globals().get('_dh', [])[:] = [{workdir!r}]")
 
     def discard(self) -> None:

@@ -30,7 +30,7 @@ from conftest import sandbox_unavailable
 COURSE_CONFIG = Path(__file__).resolve().parents[2] / "assignments" / "nbgrader_config.py"
 # Small limits keep the fork bomb and the memory hog quick.
 TEST_LIMITS = Limits(memory_bytes=512 << 20, cpu_seconds=60, processes=64,
-                     file_bytes=16 << 20, tmp_bytes=16 << 20)
+                     file_bytes=16 << 20, tmp_bytes=16 << 20, work_bytes=32 << 20)
 
 
 @pytest.fixture(scope="module", autouse=True)
