@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -529,9 +530,10 @@ def test_hostile_submission_is_contained(autograded_course):
     assert results["mallory"].status in {"graded", "flagged"}, results["mallory"]
     nb = nbformat.read(course / "autograded" / "mallory" / "hw" / "hw.ipynb", as_version=4)
     printed = "".join(o.get("text", "") for o in nb.cells[0].outputs)
-    attempts = dict(line.split(" contained ") for line in printed.splitlines() if " contained " in line)
+    # Forked children may repeat or interleave lines, so each attempt is looked up by its name.
+    names = re.findall(r'\nattempt\("([^"]+)"', HOSTILE)
     assert "ESCAPED" not in printed and "HIDDEN-MARKER" not in printed
-    assert len(attempts) == HOSTILE.count('\nattempt("'), printed
+    assert len(names) == HOSTILE.count('\nattempt("') and all(f"{name} contained" in printed for name in names), printed
     assert after == before
     assert sorted(p.name for p in (course / "autograded" / "mallory" / "hw").iterdir()) == ["hw.ipynb"]
     assert not (course / "autograded" / "mallory" / "hw" / "hw.ipynb").is_symlink()
