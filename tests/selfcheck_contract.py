@@ -32,3 +32,38 @@ def contract_tests(cases):
         assert check(...).status == "not attempted"
 
     return test_right_answer_is_right, test_wrong_answer_is_not_yet_with_a_reason, test_placeholder_is_not_attempted
+
+
+def answer_table_tests(right, wrong):
+    """The tests of a table of answers: ``right`` and ``wrong`` map each check to the answers it must call
+    right, and the plausible wrong ones it must call "not yet" with a reason. Returns four test functions
+    for the test module to bind: every right answer, every wrong answer, at least two right and three wrong
+    answers per check, and that a check leaves torch's random state as it was."""
+    import torch
+
+    def name(value):
+        return getattr(value, "__name__", "")
+
+    @pytest.mark.parametrize("check,answer", [(c, a) for c, answers in right.items() for a in answers], ids=name)
+    def test_every_right_answer_is_right(check, answer):
+        assert check(answer).status == "right"
+
+    @pytest.mark.parametrize("check,answer", [(c, a) for c, answers in wrong.items() for a in answers], ids=name)
+    def test_every_plausible_wrong_answer_is_not_yet(check, answer):
+        verdict = check(answer)
+        assert verdict.status == "wrong" and len(verdict.message) > 20, verdict
+
+    def test_every_check_has_two_right_and_three_wrong_answers():
+        assert right.keys() == wrong.keys()
+        assert all(len(right[check]) >= 2 and len(wrong[check]) >= 3 for check in right)
+
+    @pytest.mark.parametrize("check", list(right), ids=name)
+    def test_a_check_leaves_the_random_state_alone(check):
+        """Does running a check (and the student's code it calls) leave the notebook's torch random state as it was?"""
+        state = torch.get_rng_state()
+        check(right[check][0])
+        check(wrong[check][0])
+        assert torch.equal(torch.get_rng_state(), state)
+
+    return (test_every_right_answer_is_right, test_every_plausible_wrong_answer_is_not_yet,
+            test_every_check_has_two_right_and_three_wrong_answers, test_a_check_leaves_the_random_state_alone)

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_utils.exercises import backprop as checks
-from selfcheck_contract import contract_tests
+from selfcheck_contract import answer_table_tests, contract_tests
 
 
 class TanhRight:
@@ -342,28 +342,9 @@ def _name(value):
     return getattr(value, "__name__", "")
 
 
-@pytest.mark.parametrize("check,answer", [(c, a) for c, answers in RIGHT.items() for a in answers], ids=_name)
-def test_every_right_answer_is_right(check, answer):
-    assert check(answer).status == "right"
-
-
-@pytest.mark.parametrize("check,answer", [(c, a) for c, answers in WRONG.items() for a in answers], ids=_name)
-def test_every_plausible_wrong_answer_is_not_yet(check, answer):
-    verdict = check(answer)
-    assert verdict.status == "wrong" and len(verdict.message) > 20, verdict
-
-
-def test_every_check_has_two_right_and_three_wrong_answers():
-    assert RIGHT.keys() == WRONG.keys()
-    assert all(len(RIGHT[check]) >= 2 and len(WRONG[check]) >= 3 for check in RIGHT)
-
-
-@pytest.mark.parametrize("check", list(RIGHT), ids=_name)
-def test_a_check_leaves_the_random_state_alone(check):
-    state = torch.get_rng_state()
-    check(RIGHT[check][0])
-    check(WRONG[check][0])
-    assert torch.equal(torch.get_rng_state(), state)
+(test_every_right_answer_is_right, test_every_plausible_wrong_answer_is_not_yet,
+ test_every_check_has_two_right_and_three_wrong_answers, test_a_check_leaves_the_random_state_alone) = (
+    answer_table_tests(RIGHT, WRONG))
 
 
 def test_linear_backward_names_the_wrong_gradient():

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from course_utils.exercises import tensors as checks
-from selfcheck_contract import contract_tests
+from selfcheck_contract import answer_table_tests, contract_tests
 
 f16, f32, f64, u8 = torch.float16, torch.float32, torch.float64, torch.uint8
 
@@ -99,31 +99,13 @@ test_right_answer_is_right, test_wrong_answer_is_not_yet_with_a_reason, test_pla
     contract_tests(CASES))
 
 
-@pytest.mark.parametrize("check,answer", [(c, a) for c, answers in RIGHT.items() for a in answers],
-                         ids=lambda value: getattr(value, "__name__", ""))
-def test_every_right_answer_is_right(check, answer):
-    assert check(answer).status == "right"
+def _name(value):
+    return getattr(value, "__name__", "")
 
 
-@pytest.mark.parametrize("check,answer", [(c, a) for c, answers in WRONG.items() for a in answers],
-                         ids=lambda value: getattr(value, "__name__", ""))
-def test_every_plausible_wrong_answer_is_not_yet(check, answer):
-    verdict = check(answer)
-    assert verdict.status == "wrong" and len(verdict.message) > 20, verdict
-
-
-def test_every_check_has_two_right_and_three_wrong_answers():
-    assert all(len(RIGHT[check]) >= 2 and len(WRONG[check]) >= 3 for check in RIGHT)
-    assert RIGHT.keys() == WRONG.keys()
-
-
-@pytest.mark.parametrize("check", list(RIGHT), ids=lambda check: check.__name__)
-def test_a_check_leaves_the_random_state_alone(check):
-    """Does running a check (and the student's code it calls) leave the notebook's torch random state as it was?"""
-    state = torch.get_rng_state()
-    check(RIGHT[check][0])
-    check(WRONG[check][0])
-    assert torch.equal(torch.get_rng_state(), state)
+(test_every_right_answer_is_right, test_every_plausible_wrong_answer_is_not_yet,
+ test_every_check_has_two_right_and_three_wrong_answers, test_a_check_leaves_the_random_state_alone) = (
+    answer_table_tests(RIGHT, WRONG))
 
 
 def test_messages_do_not_give_the_answer_away():
