@@ -3,7 +3,10 @@
 The edition is built from this repository's lectures and package and a copy
 of ``assignments/`` (the build releases the homework into the copy, never
 into ``assignments/``). The leak scan here is written independently of the
-builder's own check, so the two cannot share a blind spot.
+builder's own check (it reads the written folder and archive), so the two
+cannot share a blind spot; both take the course's markers and regions from
+``course_utils.grading.markers``, which ``tests/grading/test_markers.py``
+checks against nbgrader's own release.
 """
 from __future__ import annotations
 
@@ -17,11 +20,11 @@ from pathlib import Path
 
 import pytest
 
+from course_utils.grading.markers import HIDDEN, MARK_SCHEME, SOLUTION, Markers
 from course_utils.grading.student_edition import EditionError, build, find_leaks, notebook_imports
 
 REPO = Path(__file__).resolve().parents[1]
-MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",
-           "BEGIN MARK SCHEME", "END MARK SCHEME")
+MARKERS = Markers.for_course(REPO / "assignments")
 
 
 # Building the edition releases the homework with nbgrader; one test pip-installs the package.
@@ -59,14 +62,10 @@ def secret_lines() -> set[str]:
     inside_lines, outside_lines = set(), set()
     for path in (REPO / "assignments" / "source").glob("*/*.ipynb"):
         for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
-            inside = False
-            for line in "".join(cell["source"]).splitlines():
-                if "### BEGIN" in line or "=== BEGIN" in line:
-                    inside = True
-                elif "### END" in line or "=== END" in line:
-                    inside = False
-                elif line.strip():
-                    (inside_lines if inside else outside_lines).add(line.strip())
+            source = "".join(cell["source"])
+            inside_lines |= {line.strip() for line in MARKERS.lines_in(source, SOLUTION, HIDDEN, MARK_SCHEME)}
+            outside_lines |= {line.strip() for line in MARKERS.without(source, SOLUTION, HIDDEN, MARK_SCHEME)
+                              .splitlines()}
     for path in (REPO / "lectures").glob("*.ipynb"):
         outside_lines |= {line.strip() for line in notebook_text(path).splitlines()}
     return {line for line in inside_lines - outside_lines if len(line) >= 20}
@@ -108,7 +107,7 @@ def test_no_solution_hidden_test_or_mark_scheme_in_any_file(edition):
     assert len(secrets) > 20, "the source notebooks should have solutions and hidden tests to look for"
     leaks = []
     for name, text in every_file(edition).items():
-        leaks += [f"{name}: {marker}" for marker in MARKERS if marker in text]
+        leaks += [f"{name}: {marker}" for marker in MARKERS.all() if marker in text]
         lines = {line.strip() for line in text.splitlines()}
         leaks += [f"{name}: {line}" for line in secrets & lines]
     assert not leaks, "\n".join(leaks[:20])
@@ -146,7 +145,7 @@ def test_the_builder_refuses_to_leak(edition, course_copy, tmp_path):
     secret = sorted(secret_lines())[0]
     lecture = sorted((repo / "lectures").glob("*.ipynb"))[0]
     notebook = json.loads(lecture.read_text(encoding="utf-8"))
-    notebook["cells"][0]["source"] = ["### BEGIN SOLUTION\n", secret]
+    notebook["cells"][0]["source"] = [f"### {MARKERS.begin_solution}\n", secret]
     lecture.write_text(json.dumps(notebook), encoding="utf-8")
     with pytest.raises(EditionError, match="leak"):
         build(repo, tmp_path / "out", course, release_first=False)  # released by the edition fixture

@@ -1,15 +1,20 @@
 """nbgrader's region markers (solution, hidden tests, mark scheme), read from nbgrader's configuration.
 
-The one parser of those markers in the grading code: the grader's Execute
-(which lines of a test cell are hidden), the feedback (what to remove), and
-the tests. The delimiters are nbgrader's configured ones
+The one parser of those markers in the course: the grader's Execute (which
+lines of a test cell are hidden), the feedback (what to remove), the student
+edition's leak check, the similarity report's starter code, and the tests.
+The delimiters are nbgrader's configured ones
 (``ClearSolutions.begin_solution_delimeter``, ``ClearHiddenTests.begin_test_delimeter``,
 ``ClearMarkScheme.begin_mark_scheme_delimeter`` and their ends), so a course
-that changes them in ``nbgrader_config.py`` changes them here too.
+that changes them in ``nbgrader_config.py`` changes them here too
+(:meth:`Markers.for_course`). A line holding a delimiter anywhere is a marker
+line, as nbgrader reads it.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 PUBLIC, SOLUTION, HIDDEN, MARK_SCHEME, MARKER = "public", "solution", "hidden", "mark scheme", "marker"
 
@@ -22,6 +27,8 @@ class Markers:
     end_hidden: str = "END HIDDEN TESTS"
     begin_mark_scheme: str = "BEGIN MARK SCHEME"
     end_mark_scheme: str = "END MARK SCHEME"
+    code_stub: str = "# YOUR CODE HERE\nraise NotImplementedError()"  # ClearSolutions.code_stub["python"]
+    text_stub: str = "YOUR ANSWER HERE"  # ClearSolutions.text_stub
 
     @classmethod
     def from_config(cls, config=None) -> Markers:
@@ -32,9 +39,23 @@ class Markers:
                                      for kind in (ClearSolutions, ClearHiddenTests, ClearMarkScheme))
         return cls(solutions.begin_solution_delimeter, solutions.end_solution_delimeter,
                    hidden.begin_test_delimeter, hidden.end_test_delimeter,
-                   scheme.begin_mark_scheme_delimeter, scheme.end_mark_scheme_delimeter)
+                   scheme.begin_mark_scheme_delimeter, scheme.end_mark_scheme_delimeter,
+                   solutions.code_stub.get("python", cls.code_stub), solutions.text_stub)
+
+    @classmethod
+    def for_course(cls, course: Path) -> Markers:
+        """The markers of the nbgrader course rooted at ``course``: its ``nbgrader_config.py``, loaded as nbgrader
+        loads it (nbgrader's defaults without the file)."""
+        from traitlets.config import Config
+        from traitlets.config.loader import PyFileConfigLoader
+
+        config_file = Path(course) / "nbgrader_config.py"
+        if not config_file.is_file():
+            return cls.from_config(Config())
+        return cls.from_config(PyFileConfigLoader(config_file.name, path=str(config_file.parent)).load_config())
 
     def all(self) -> tuple[str, ...]:
+        """Every delimiter: none of them may reach a student."""
         return (self.begin_solution, self.end_solution, self.begin_hidden, self.end_hidden,
                 self.begin_mark_scheme, self.end_mark_scheme)
 
@@ -60,6 +81,10 @@ class Markers:
         """1-based numbers of the lines inside hidden test regions (as ``ast`` numbers them)."""
         return {number for number, (region, _) in enumerate(self.regions(source), 1) if region == HIDDEN}
 
+    def lines_in(self, source: str, *regions: str) -> list[str]:
+        """The lines of ``source`` inside ``regions`` (``SOLUTION``, ``HIDDEN``, ``MARK_SCHEME``), in order."""
+        return [line for region, line in self.regions(source) if region in regions]
+
     def without(self, source: str, *regions: str) -> str:
         """``source`` without the lines of ``regions`` and without marker lines."""
         kept = [line for region, line in self.regions(source) if region not in (*regions, MARKER)]
@@ -68,3 +93,22 @@ class Markers:
     def visible_part(self, source: str) -> str:
         """A test cell's source without its hidden regions (what the student's release shows)."""
         return self.without(source, HIDDEN)
+
+    def released(self, cell) -> str:
+        """The source of ``cell`` (a notebook cell: ``cell_type``, ``source``, ``metadata``) as nbgrader's
+        release writes it (``ClearSolutions``, ``ClearHiddenTests``, ``ClearMarkScheme``): each solution region
+        replaced by the stub, indented like its begin line; hidden-test and mark-scheme regions removed with
+        their markers; a solution cell without a region replaced whole by the stub."""
+        source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+        stub = self.code_stub if cell["cell_type"] == "code" else self.text_stub
+        lines, replaced = [], False
+        for region, line in self.regions(source):
+            if region == MARKER and self.begin_solution in line:
+                indent = re.match(r"\s*", line).group(0)
+                lines += [indent + stub_line for stub_line in stub.split("\n")]
+                replaced = True
+            elif region == PUBLIC:
+                lines.append(line)
+        if not replaced and cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
+            return stub
+        return "\n".join(lines)

@@ -23,10 +23,10 @@ import tomllib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from .markers import MARKER, PUBLIC, Markers
+
 PACKAGE = "course_utils"
 GRADING = f"{PACKAGE}.grading"  # the instructor's machinery
-MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",
-           "BEGIN MARK SCHEME", "END MARK SCHEME")
 FORBIDDEN_NAMES = ("gradebook.db", "source", "autograded", "submitted", "feedback", "reports")  # files, folders
 MIN_SECRET_LINE = 20  # shorter lines ("return x", "else:") are no secret
 
@@ -50,7 +50,7 @@ def build(repo: Path, out: Path, course: Path | None = None, release_first: bool
     if names and release_first:
         release(course, names)
     files = dict(edition_files(repo, course, names))
-    leaks = find_leaks(files, secret_lines(repo, course))
+    leaks = find_leaks(files, secret_lines(repo, course), Markers.for_course(course))
     if leaks:
         raise EditionError("the student edition would leak; nothing written:\n  " + "\n  ".join(leaks[:20]))
     if out.exists():
@@ -185,35 +185,32 @@ def secret_lines(repo: Path, course: Path) -> set[str]:
 
     A line also found outside those regions or in a lecture (say
     ``import torch``) is no secret. The shipped package is not taken as public:
-    a solution line in a check helper is a leak.
+    a solution line in a check helper is a leak. The regions are those of the
+    course's markers (:meth:`Markers.for_course`).
     """
+    markers = Markers.for_course(course)
     secret, public = set(), set()
     for path in sorted((course / "source").glob("*/*.ipynb")):
         notebook = json.loads(path.read_text(encoding="utf-8"))
         for cell in notebook.get("cells", []):
-            inside = False
-            for line in "".join(cell.get("source", [])).splitlines():
-                stripped = line.strip()
-                if any(marker in stripped for marker in MARKERS if marker.startswith("BEGIN")):
-                    inside = True
-                elif any(marker in stripped for marker in MARKERS if marker.startswith("END")):
-                    inside = False
-                elif stripped:
-                    (secret if inside else public).add(stripped)
+            for region, line in markers.regions(_joined(cell.get("source", ""))):
+                if region != MARKER and line.strip():
+                    (public if region == PUBLIC else secret).add(line.strip())
     for path in (repo / "lectures").glob("*.ipynb"):
         public |= {line.strip() for line in _readable_text(path.name, path.read_bytes()).splitlines()}
     return {line for line in secret - public if len(line) >= MIN_SECRET_LINE}
 
 
-def find_leaks(files: dict[str, bytes], secrets: set[str]) -> list[str]:
-    """``path: what`` for every file that holds a marker, a secret line, or is an instructor's file."""
+def find_leaks(files: dict[str, bytes], secrets: set[str], markers: Markers = Markers()) -> list[str]:
+    """``path: what`` for every file that holds a marker (one of ``markers``' delimiters), a secret line, or is
+    an instructor's file."""
     leaks = []
     for relative, data in sorted(files.items()):
         parts = Path(relative).parts
         if any(part in FORBIDDEN_NAMES for part in parts):
             leaks.append(f"{relative}: an instructor's file or folder")
         text = _readable_text(relative, data)
-        for marker in MARKERS:
+        for marker in markers.all():
             if marker in text:
                 leaks.append(f"{relative}: {marker}")
         lines = {line.strip() for line in text.splitlines()}

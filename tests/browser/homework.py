@@ -2,20 +2,27 @@
 
 The solutions come from the instructor's source notebook (``assignments/source``)
 with nbgrader's solution markers removed, so the tests follow the homework as
-it changes.
+it changes. The markers are the course's (``course_utils.grading.markers``).
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
+from course_utils.grading.markers import HIDDEN, Markers
+
 WRITTEN_ANSWER = (r"The derivative is $\tanh'(x) = 1 - \tanh^2(x)$, at most 1, "
                   "so gradients never grow through a tanh layer.")
 
 
+def course_markers(source_notebook: Path) -> Markers:
+    """The markers of the course whose ``source/<assignment>/`` holds ``source_notebook`` (nbgrader's layout)."""
+    return Markers.for_course(source_notebook.resolve().parents[2])
+
+
 def solution_sources(source_notebook: Path) -> dict[str, str]:
     """``grade_id -> text a student would write`` for every solution cell of the source notebook."""
+    markers = course_markers(source_notebook)
     answers = {}
     for cell in json.loads(source_notebook.read_text())["cells"]:
         nbgrader = cell.get("metadata", {}).get("nbgrader", {})
@@ -23,7 +30,7 @@ def solution_sources(source_notebook: Path) -> dict[str, str]:
             continue
         text = "".join(cell["source"])
         if cell["cell_type"] == "code":
-            text = "\n".join(line for line in text.splitlines() if line.strip() not in MARKERS)
+            text = markers.without(text)  # the solution as written, without its marker lines
         else:
             text = WRITTEN_ANSWER
         answers[nbgrader["grade_id"]] = text
@@ -51,16 +58,10 @@ def graded_cells(released_notebook: Path) -> dict[str, str]:
 
 def hidden_test_lines(source_notebook: Path) -> list[str]:
     """Every non-blank line of the source's hidden tests: none may reach a student's page."""
-    lines, hidden = [], False
-    for cell in json.loads(source_notebook.read_text())["cells"]:
-        for line in "".join(cell["source"]).splitlines():
-            if "### BEGIN HIDDEN TESTS" in line:
-                hidden = True
-            elif "### END HIDDEN TESTS" in line:
-                hidden = False
-            elif hidden and line.strip() and not line.strip().startswith("#"):
-                lines.append(line.strip())
-    return lines
+    markers = course_markers(source_notebook)
+    return [line.strip() for cell in json.loads(source_notebook.read_text())["cells"]
+            for line in markers.lines_in("".join(cell["source"]), HIDDEN)
+            if line.strip() and not line.strip().startswith("#")]
 
 
 def automatic_points(source_notebook: Path) -> float:
