@@ -21,6 +21,24 @@ student with two notebooks (ambiguous: the instructor picks one), a file
 that is not a notebook, a name in no known format. The outcome of every file
 is also written to ``collected/<assignment>.csv`` (with the LMS's late mark,
 which ``make export`` turns into a late penalty).
+
+Why not ``nbgrader zip_collect`` with a ``FileNameCollectorPlugin`` (read in
+nbgrader 0.9.6, the pinned version): such a plugin could map these names to
+roster ids and pick the notebook by its grade ids, but the flow around it
+cannot do this import's job. A collector returns only a student id, a file id
+and a timestamp, so Canvas's LATE mark, which has no time, would be lost or a
+time invented. Two uploads of one notebook by one student without timestamps
+(a Canvas re-upload, ``hw1-1.ipynb``) stop the collect of the whole class
+("Duplicate submission file. No timestamps for comparison" in
+``ZipCollectApp._collect_files``), and a student who already has a submitted
+folder stops it unless ``--force``; here identical uploads count once, differing
+ones are reported for that student alone, and the same zip again changes
+nothing. Its extractor unpacks every archive in the download, nested ones
+too, without a size limit, and its ``shutil.copy`` into ``submitted/`` skips
+``safe_files``' limits on size, count, names and links; here each entry is read
+from the zip with a byte limit. A file it skips is a log line; here every
+file's outcome is reported and written to the CSV. So LMS names are parsed in
+one place, :func:`parse_entry`, and there is no collector plugin.
 """
 from __future__ import annotations
 
