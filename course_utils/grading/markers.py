@@ -12,7 +12,9 @@ line, as nbgrader reads it.
 """
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +23,9 @@ PUBLIC, SOLUTION, HIDDEN, MARK_SCHEME, MARKER = "public", "solution", "hidden", 
 
 @dataclass(frozen=True)
 class Markers:
+    """The six delimiters, and the stubs nbgrader's release puts in place of a solution (nbgrader's defaults
+    unless read with :meth:`from_config` or :meth:`for_course`)."""
+
     begin_solution: str = "BEGIN SOLUTION"
     end_solution: str = "END SOLUTION"
     begin_hidden: str = "BEGIN HIDDEN TESTS"
@@ -94,6 +99,23 @@ class Markers:
         """A test cell's source without its hidden regions (what the student's release shows)."""
         return self.without(source, HIDDEN)
 
+    def solutions_replaced(self, source: str, bodies: Iterable[str]) -> str:
+        """``source`` with each solution region, its markers included, replaced by the next of ``bodies``,
+        indented like the region's begin line (blank lines stay blank); the other lines as they are.
+        ``ValueError`` when ``bodies`` runs out first."""
+        bodies = iter(bodies)
+        lines = []
+        for region, line in self.regions(source):
+            if region == MARKER and self.begin_solution in line:
+                body = next(bodies, None)
+                if body is None:
+                    raise ValueError(f"fewer bodies than solution regions in:\n{source}")
+                indent = re.match(r"\s*", line).group(0)
+                lines += [indent + body_line if body_line else body_line for body_line in body.split("\n")]
+            elif region != SOLUTION and not (region == MARKER and self.end_solution in line):
+                lines.append(line)
+        return "\n".join(lines)
+
     def released(self, cell) -> str:
         """The source of ``cell`` (a notebook cell: ``cell_type``, ``source``, ``metadata``) as nbgrader's
         release writes it (``ClearSolutions``, ``ClearHiddenTests``, ``ClearMarkScheme``): each solution region
@@ -101,14 +123,8 @@ class Markers:
         their markers; a solution cell without a region replaced whole by the stub."""
         source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
         stub = self.code_stub if cell["cell_type"] == "code" else self.text_stub
-        lines, replaced = [], False
-        for region, line in self.regions(source):
-            if region == MARKER and self.begin_solution in line:
-                indent = re.match(r"\s*", line).group(0)
-                lines += [indent + stub_line for stub_line in stub.split("\n")]
-                replaced = True
-            elif region == PUBLIC:
-                lines.append(line)
-        if not replaced and cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
+        has_region = any(region == MARKER and self.begin_solution in line for region, line in self.regions(source))
+        if not has_region and cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
             return stub
-        return "\n".join(lines)
+        with_stubs = self.solutions_replaced(source, itertools.repeat(stub))
+        return "\n".join(line for region, line in self.regions(with_stubs) if region == PUBLIC)

@@ -135,3 +135,15 @@ def test_the_similarity_starter_code_is_released_with_the_courses_delimiters(oth
     assert "raise NotImplementedError('your turn')" in starter
     assert "value * value" not in starter and "-27" not in starter
     assert "cube_of_the_input(2) == 8" in starter  # the visible test is given to every student
+
+
+def test_each_solution_region_is_replaced_by_its_own_body_at_its_indent():
+    """Are two regions filled with two bodies in order, each indented like its marker, blank lines left blank,
+    and is running out of bodies an error rather than a region left in place?"""
+    source = ("class Net:\n    def forward(self, x):\n        ### BEGIN SOLUTION\n        return x\n"
+              "        ### END SOLUTION\n\ndef loss(y):\n    ### BEGIN SOLUTION\n    return y\n    ### END SOLUTION")
+    filled = Markers().solutions_replaced(source, ["h = x + 1\n\nreturn h", "return y * y"])
+    assert filled == ("class Net:\n    def forward(self, x):\n        h = x + 1\n\n        return h\n\n"
+                      "def loss(y):\n    return y * y")
+    with pytest.raises(ValueError, match="fewer bodies"):
+        Markers().solutions_replaced(source, ["return x"])
