@@ -233,12 +233,15 @@ def test_loss_by_step_honours_ax_and_refuses_nothing_to_draw():
 
 
 def test_every_helper_renders_headless_with_agg(tmp_path):
-    """Do the helpers draw and save with no display at all, on the Agg backend?"""
+    """Do the helpers (these and plot_trajectory) draw and save with no display at all, on the Agg backend?
+
+    One fresh interpreter for all of them: starting one (torch, matplotlib) is most of the test's time.
+    """
     script = textwrap.dedent(
         f"""
         import matplotlib, torch
         from course_utils import (plot_activation, plot_loss_by_step, plot_losses, plot_softmax_temperature,
-                                  show_images, view_classify)
+                                  plot_trajectory, show_images, view_classify)
         assert matplotlib.get_backend().lower() == "agg"
         plot_activation(torch.nn.functional.gelu).figure.savefig({str(tmp_path / "a.png")!r})
         plot_losses({{"train_loss": [1, 0.5], "val_acc": [0.2, 0.4]}}).savefig({str(tmp_path / "b.png")!r})
@@ -246,11 +249,13 @@ def test_every_helper_renders_headless_with_agg(tmp_path):
         view_classify(torch.rand(8, 8), torch.tensor([0.25, 0.75])).savefig({str(tmp_path / "d.png")!r})
         plot_softmax_temperature([2.0, 1.0, 0.1]).figure.savefig({str(tmp_path / "e.png")!r})
         plot_loss_by_step({{"GD": [1.0, 0.5, 0.2]}}).figure.savefig({str(tmp_path / "f.png")!r})
+        X = torch.randn(50, 2); w = torch.tensor([1.0, -1.0]); y = X @ w
+        plot_trajectory([torch.zeros(2), w / 2, w], w, X, y).figure.savefig({str(tmp_path / "g.png")!r})
         """
     )
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "MPLBACKEND")}
     result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
-    for name in "abcdef":
+    for name in "abcdefg":
         assert (tmp_path / f"{name}.png").stat().st_size > 1000
