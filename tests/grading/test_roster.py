@@ -52,6 +52,7 @@ def test_a_missing_column_names_the_header_to_use(tmp_path):
         read_roster(path)
 
 
+@pytest.mark.slow  # a new gradebook runs nbgrader's `alembic heads` in a fresh interpreter (seconds)
 def test_students_are_imported_into_the_gradebook(tmp_path):
     """Does the import create nbgrader students with names, email and LMS id (and update them on re-import)?"""
     from nbgrader.api import Gradebook
