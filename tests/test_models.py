@@ -242,47 +242,61 @@ def test_recipe_is_the_documented_one():
 # ------------------------------------------------------------------ torch.export
 
 
-@pytest.fixture
-def trained_like_model():
-    """A model with non-trivial BatchNorm statistics, in training mode (as fit leaves it before eval)."""
+# Exporting takes about a second, so each exported model is built once for the tests that read it;
+# none of them changes the model or the file.
+
+
+@pytest.fixture(scope="module")
+def trained_export(tmp_path_factory):
+    """``(model, state_before, path)``: a model with non-trivial BatchNorm statistics, in training mode (as fit
+    leaves it before eval), its state dict before the export, and the .pt2 file exported from it."""
     torch.manual_seed(0)
     model = NotMNISTNet(mean=0.4, std=0.45, convs_per_block=2)
     with torch.no_grad():
         model.train()(torch.rand(16, 28, 28))  # moves BatchNorm's running statistics
-    return model
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    path = export_model(model, tmp_path_factory.mktemp("export") / "deep" / "notmnist_model.pt2")
+    return model, before, path
 
 
-def test_export_round_trip_gives_the_same_logits(tmp_path, images, trained_like_model):
+@pytest.fixture(scope="module")
+def fresh_export(tmp_path_factory):
+    """``(model, loaded, caught)``: a new NotMNISTNet, its export loaded back, and every warning that exporting
+    and loading raised."""
+    model = NotMNISTNet()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loaded = load_exported_model(export_model(model, tmp_path_factory.mktemp("export") / "m.pt2"))
+    return model, loaded, caught
+
+
+def test_export_round_trip_gives_the_same_logits(images, trained_export):
     """Does the .pt2 file load with torch.export.load and give the eval-mode model's logits?"""
-    model = trained_like_model
-    path = export_model(model, tmp_path / "deep" / "notmnist_model.pt2")
+    model, _, path = trained_export
     assert path.is_file() and path.suffix == ".pt2"
     assert model.training  # export must not change the caller's mode
+    evaluated = copy.deepcopy(model).eval()
     loaded = torch.export.load(path).module()
-    torch.testing.assert_close(loaded(images), model.eval()(images))
-    torch.testing.assert_close(load_exported_model(path)(images), model(images))
+    torch.testing.assert_close(loaded(images), evaluated(images))
+    torch.testing.assert_close(load_exported_model(path)(images), evaluated(images))
 
 
 @pytest.mark.parametrize("batch", [1, 2, 5, 257])
-def test_exported_model_takes_any_batch_size(tmp_path, images, batch):
-    model = NotMNISTNet().eval()
-    loaded = load_exported_model(export_model(model, tmp_path / "m.pt2"))
+def test_exported_model_takes_any_batch_size(fresh_export, batch):
+    model, loaded, _ = fresh_export
     x = torch.rand(batch, 28, 28, generator=torch.Generator().manual_seed(batch))
-    torch.testing.assert_close(loaded(x), model(x))
+    torch.testing.assert_close(loaded(x), copy.deepcopy(model).eval()(x))
 
 
-def test_export_and_load_do_not_warn(tmp_path, images):
+def test_export_and_load_do_not_warn(images, fresh_export):
     """No deprecation notice (or any other warning) from exporting and loading."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        loaded = load_exported_model(export_model(NotMNISTNet(), tmp_path / "m.pt2"))
+    _, loaded, caught = fresh_export
+    assert [str(warning.message) for warning in caught] == []
     assert loaded(images).shape == (6, 10)
 
 
-def test_export_does_not_touch_the_callers_model(tmp_path, trained_like_model):
-    model = trained_like_model
-    before = {k: v.clone() for k, v in model.state_dict().items()}
-    export_model(model, tmp_path / "m.pt2")
+def test_export_does_not_touch_the_callers_model(trained_export):
+    model, before, _ = trained_export
     after = model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
 
