@@ -42,6 +42,9 @@ import os
 import pkgutil
 import sys
 
+from .sandbox_command import KERNEL_ARGS
+from .sandbox_limits import Limits
+
 # What a grading kernel imports (torchvision imports torch._dynamo, which the
 # checks' dispatch mode and torch.optim need): imported once here, not per kernel.
 PRELOADED = (
@@ -67,7 +70,6 @@ PRELOADED_IF_PRESENT = (
 # namespace does not own the others (joining it first would leave us without
 # the right to join them).
 NAMESPACES = ("cgroup", "ipc", "uts", "net", "pid", "mnt", "user")
-KERNEL_ARGS = ("--HistoryManager.hist_file=:memory:",)  # what nbgrader gives a python kernel
 
 _libc = ctypes.CDLL(None, use_errno=True)
 PR_CAPBSET_DROP = 24
@@ -173,13 +175,9 @@ def _become_kernel(request: dict) -> None:
     os.setsid()
     import resource
 
-    limits = request["limits"]
-    for which, value in ((resource.RLIMIT_DATA, limits["memory_bytes"]),
-                         (resource.RLIMIT_CPU, (limits["cpu_seconds"], limits["cpu_seconds"] + 5)),
-                         (resource.RLIMIT_NPROC, limits["processes"]),
-                         (resource.RLIMIT_FSIZE, limits["file_bytes"]),
-                         (resource.RLIMIT_CORE, 0)):
-        resource.setrlimit(which, value if isinstance(value, tuple) else (value, value))
+    # The limits that prlimit gives a fresh kernel (sandbox_command.bwrap_command).
+    for name, soft_and_hard in Limits(**request["limits"]).process_limits().items():
+        resource.setrlimit(getattr(resource, f"RLIMIT_{name.upper()}"), soft_and_hard)
     _drop_capabilities()
     null = os.open("/dev/null", os.O_RDWR)  # the sandbox's /dev/null: nothing of the grader's stays open
     for fd in (0, 1, 2):

@@ -14,9 +14,9 @@ forking it (≈0.05 s) into a sandbox of its own::
         # kernel = pool.take_ready(folder, timeout=60)
         kernel.discard()              # killed, its sandbox and files removed: never reused
 
-Each kernel's sandbox is built by :func:`course_utils.grading.sandbox.bwrap_command`,
+Each kernel's sandbox is built by :func:`course_utils.grading.sandbox_command.bwrap_command`,
 as for :mod:`~course_utils.grading.sandbox`'s kernels, with two differences:
-bubblewrap runs a placeholder (the kernel joins its namespaces, see
+bubblewrap runs a placeholder (its ``program``; the kernel joins its namespaces, see
 :mod:`~course_utils.grading.kernel_zygote`), and since the kernel starts before
 it knows its submission, the writable folder bound at ``autograded/`` is the
 kernel's own, empty until :meth:`WarmKernel.receive` copies one submission's
@@ -44,7 +44,9 @@ from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 from nbgrader.preprocessors import Execute
 
-from . import sandbox
+from . import sandbox, sandbox_cgroups, sandbox_command, sandbox_folders
+from .sandbox_errors import SandboxUnavailable
+from .sandbox_limits import LIMITS, Limits
 
 KERNEL_NAME = "course-warm-sandbox"
 ZYGOTE_SECONDS = 300.0  # preloading torch on a busy machine
@@ -101,15 +103,15 @@ class WarmKernel:
         if self.workdir is not None:
             raise RuntimeError(f"this kernel already graded {self.workdir}; kernels are never reused")
         workdir = os.path.realpath(workdir)
-        if not sandbox._is_inside(workdir, self.autograded_root):
-            raise sandbox.SandboxUnavailable(
+        if not sandbox_folders.is_inside(workdir, self.autograded_root):
+            raise SandboxUnavailable(
                 f"the sandboxed kernel only runs in a submission folder below {self.autograded_root}, not in {workdir}")
         self.workdir = workdir
         copy = self.folder / "root" / os.path.relpath(workdir, self.autograded_root)
         shutil.copytree(workdir, copy, symlinks=True, ignore=shutil.ignore_patterns("*.ipynb"))
         # The sandbox sees the copy read-only at WORK_SOURCE; the kernel copies it into its working folder, a
-        # tmpfs of limited size (sandbox.bwrap_command), so that it cannot fill the grader's disk.
-        source = os.path.join(sandbox.WORK_SOURCE, os.path.relpath(workdir, self.autograded_root))
+        # tmpfs of limited size (sandbox_command.bwrap_command), so that it cannot fill the grader's disk.
+        source = os.path.join(sandbox_command.WORK_SOURCE, os.path.relpath(workdir, self.autograded_root))
         return (f"__import__('shutil').copytree({source!r}, {workdir!r}, symlinks=True, dirs_exist_ok=True); "
                 f"__import__('os').chdir({workdir!r}); __import__('sys').path.__setitem__(0, {workdir!r}); "
                 f"globals().get('_dh', [])[:] = [{workdir!r}]")
@@ -121,8 +123,8 @@ class WarmKernel:
                 run_sync(self.manager.shutdown_kernel)(now=True)
         with contextlib.suppress(Exception):
             run_sync(self.manager.cleanup_resources)()
-        sandbox._remove_tree(self.folder)
-        _remove_cgroups(self.cgroups)
+        sandbox_folders.remove_tree(self.folder)
+        sandbox_cgroups.remove_cgroups(self.cgroups)
 
 
 class WarmKernelPool:
@@ -132,7 +134,7 @@ class WarmKernelPool:
     context manager; kernels are taken one at a time (one worker, one thread).
     """
 
-    def __init__(self, autograded_root, limits: sandbox.Limits = sandbox.LIMITS):
+    def __init__(self, autograded_root, limits: Limits = LIMITS):
         self.autograded_root = os.path.realpath(autograded_root)
         self.limits = limits
         self._count = itertools.count(1)
@@ -155,18 +157,12 @@ class WarmKernelPool:
     def _open(self) -> None:
         bwrap = sandbox.check_sandbox()
         if os.geteuid() != 0:
-            raise sandbox.SandboxUnavailable(
+            raise SandboxUnavailable(
                 "warm kernels join their sandbox's namespaces, which needs root; grade with "
                 "fresh kernels instead (course_utils.grading.pipeline)")
-        readonly = sandbox._readonly_paths()
-        course = os.path.dirname(self.autograded_root)
-        exposed = [path for path in ["/usr", *readonly] if course == path or sandbox._is_inside(course, path)]
-        if exposed:
-            raise sandbox.SandboxUnavailable(f"the course {course} lies inside {exposed[0]}, which student code "
-                                             "must see: move the course (or the Python environment) elsewhere")
-        sandbox._remove_stale_runtimes()
-        self.folder = sandbox.make_runtime_folder()  # mode 700, in the grader's own folder, not /tmp
-        (self.folder / "owner").write_text(str(os.getpid()))
+        readonly = sandbox_command.readonly_paths()
+        sandbox.check_course_hidden(self.autograded_root, readonly)
+        self.folder = sandbox.open_runtime_folder()  # mode 700, in the grader's own folder, not /tmp
         spec = self.folder / "kernels" / KERNEL_NAME
         spec.mkdir(parents=True)
         (spec / "kernel.json").write_text(json.dumps({
@@ -176,25 +172,21 @@ class WarmKernelPool:
             "interrupt_mode": "message",  # a signal would hit bubblewrap, not the kernel
         }, indent=1))
         self._specs = KernelSpecManager(kernel_dirs=[str(self.folder / "kernels")])
-        self._config = {
-            "bwrap": bwrap,
-            "prlimit": shutil.which("prlimit") or "prlimit",
-            "python": sys.executable,
-            "readonly": readonly,
-            "limits": dataclasses.asdict(self.limits),
-        }
+        # What every kernel's bubblewrap command shares (sandbox_command.bwrap_command).
+        self._sandbox = {"bwrap": bwrap, "prlimit": shutil.which("prlimit") or "prlimit",
+                         "python": sys.executable, "readonly": readonly, "limits": self.limits}
         zygote_folder = self.folder / "zygote"
         zygote_folder.mkdir()
         with open(self.folder / "zygote.log", "wb") as log:
             self._zygote = subprocess.Popen(
                 [sys.executable, "-c", "from course_utils.grading.kernel_zygote import serve; serve()"],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, cwd=zygote_folder,
-                env=sandbox._environment(sys.executable), start_new_session=True)
+                env=sandbox_command.kernel_environment(sys.executable), start_new_session=True)
         ready = self._zygote_reply(ZYGOTE_SECONDS)
         if not ready.get("ok"):
             said = (self.folder / "zygote.log").read_text(errors="replace").strip().splitlines()[-3:]
-            raise sandbox.SandboxUnavailable(f"the kernel zygote did not start: {ready.get('error')}: "
-                                             + " / ".join(said))
+            raise SandboxUnavailable(f"the kernel zygote did not start: {ready.get('error')}: "
+                                     + " / ".join(said))
         self._next = self._start()
 
     def take_ready(self, workdir, timeout: float, log=None) -> WarmKernel:
@@ -235,25 +227,26 @@ class WarmKernelPool:
 
     def _start(self) -> WarmKernel:
         if self.folder is None or self._zygote is None or self._zygote.poll() is not None:
-            raise sandbox.SandboxUnavailable("the warm kernel pool is closed (or its zygote died)")
+            raise SandboxUnavailable("the warm kernel pool is closed (or its zygote died)")
         folder = self.folder / f"kernel-{next(self._count)}"
         for name in ("ipc", "root"):
             (folder / name).mkdir(parents=True)
         connection_file = folder / "kernel.json"
         # Named <runtime>-<suffix without dashes>: another run's clean-up then sees that its runtime
-        # folder exists and leaves it alone (sandbox._remove_stale_runtimes); ours sweeps it at close.
-        cgroups = sandbox._make_cgroup(self.limits, f"{self.folder.name}-{folder.name.replace('-', '')}")
+        # folder exists and leaves it alone (sandbox_cgroups.remove_stale_cgroups); ours sweeps it at close.
+        cgroups = sandbox_cgroups.make_cgroup(self.limits, f"{self.folder.name}-{folder.name.replace('-', '')}")
         manager = AsyncKernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=self._specs,
                                      connection_file=str(connection_file), transport="ipc",
                                      ip=str(folder / "ipc" / "kernel"))
         kernel = WarmKernel(manager, folder, self.autograded_root, cgroups)
         try:
             manager.write_connection_file()
-            command = sandbox.bwrap_command({**self._config, "ipc_dir": str(folder / "ipc")}, str(connection_file),
-                                            self.autograded_root, str(folder / "root"), [])
-            python = len(command) - command[::-1].index("ipykernel_launcher") - 3
-            command = [*command[:python], sys.executable, "-I", "-S", "-c", PLACEHOLDER, str(JOIN_SECONDS),
-                       PLACEHOLDER_MARK]
+            # The working folder is all of autograded/, empty until receive() fills it; bubblewrap runs the
+            # placeholder, whose namespaces the kernel joins.
+            command = sandbox_command.bwrap_command(
+                **self._sandbox, ipc_dir=str(folder / "ipc"), connection_file=str(connection_file),
+                workdir=self.autograded_root, copy=str(folder / "root"),
+                program=[sys.executable, "-I", "-S", "-c", PLACEHOLDER, str(JOIN_SECONDS), PLACEHOLDER_MARK])
             (folder / "kernel.json.launch").write_text(json.dumps({
                 "argv": command, "cgroups": [str(c / "cgroup.procs") for c in cgroups]}))
             run_sync(manager.start_kernel)(cwd=str(folder))
@@ -265,7 +258,7 @@ class WarmKernelPool:
             self._zygote.stdin.flush()
             reply = self._zygote_reply(60.0)
             if not reply.get("ok"):
-                raise sandbox.SandboxUnavailable(f"a warm kernel could not enter its sandbox: {reply.get('error')}")
+                raise SandboxUnavailable(f"a warm kernel could not enter its sandbox: {reply.get('error')}")
         except BaseException:
             kernel.discard()
             raise
@@ -297,8 +290,7 @@ class WarmKernelPool:
             self._zygote.stdout.close()
             self._zygote = None
         if self.folder is not None:
-            sandbox._remove_tree(self.folder)
-            sandbox._sweep_cgroups(self.folder.name)
+            sandbox.close_runtime_folder(self.folder)
             self.folder = None
 
 
@@ -314,7 +306,7 @@ def _find_placeholder(bwrap_pid: int, seconds: float = 30.0) -> int:
             if PLACEHOLDER_MARK.encode() in command:
                 return pid
         if time.monotonic() > deadline:
-            raise sandbox.SandboxUnavailable(f"bubblewrap (pid {bwrap_pid}) started no sandbox in {seconds:g} s")
+            raise SandboxUnavailable(f"bubblewrap (pid {bwrap_pid}) started no sandbox in {seconds:g} s")
         time.sleep(0.005)
 
 
@@ -330,23 +322,6 @@ def _descendants(pid: int) -> list[int]:
         found += below
         todo += below
     return found
-
-
-def _remove_cgroups(folders: list[Path], seconds: float = 10.0) -> None:
-    """Remove a kernel's cgroups once its processes are gone (the kernel reaps them in a moment)."""
-    deadline = time.monotonic() + seconds
-    left = list(folders)
-    while left and time.monotonic() < deadline:
-        for folder in list(left):
-            try:
-                folder.rmdir()
-                left.remove(folder)
-            except FileNotFoundError:
-                left.remove(folder)
-            except OSError:
-                pass
-        if left:
-            time.sleep(0.02)
 
 
 class WarmExecute(Execute):

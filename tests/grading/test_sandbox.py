@@ -23,7 +23,7 @@ import nbformat
 import pytest
 from jupyter_client import KernelManager
 
-from course_utils.grading import sandbox
+from course_utils.grading import sandbox, sandbox_command, sandbox_folders
 from course_utils.grading.pipeline import GradingOptions, autograde, release
 from course_utils.grading.sandbox import Limits, sandbox_runtime
 from conftest import sandbox_unavailable
@@ -173,7 +173,8 @@ def test_sees_only_the_python_installation_and_course_utils(kernel, folder):
     """Of the repository and the home folder, is only the way to course_utils and Python there?"""
     # the kernel's IPC socket folder lies in the grader's runtime folder (~/.cache/course-sandbox/...)
     needed = {Path(path).relative_to(folder).parts[0]
-              for path in [*sandbox._readonly_paths(), sandbox.runtime_base()] if Path(path).is_relative_to(folder)}
+              for path in [*sandbox_command.readonly_paths(), sandbox_folders.runtime_base()]
+              if Path(path).is_relative_to(folder)}
     stdout, error = kernel.run(f"import os; print(sorted(os.listdir({str(folder)!r})))")
     if error is None:
         assert set(eval(stdout)) == needed and needed <= {"course_utils", ".venv", ".pyenv", ".cache"}
@@ -186,7 +187,7 @@ def test_gets_a_clean_environment(kernel):
     stdout, error = kernel.run("import os; print(sorted(os.environ))")
     assert error is None
     names = set(eval(stdout))
-    assert names <= set(sandbox._environment(sys.executable)) | {
+    assert names <= set(sandbox_command.kernel_environment(sys.executable)) | {
         "PWD", "PYDEVD_USE_FRAME_EVAL", "TERM", "CLICOLOR", "FORCE_COLOR", "CLICOLOR_FORCE",
         "PAGER", "GIT_PAGER", "MPLBACKEND",  # set by ipykernel itself
     }
@@ -387,7 +388,7 @@ def test_removing_what_is_already_gone_is_not_an_error(tmp_path):
     """Two workers may clean up the same stale folder: is a vanished entry skipped (os.open has no retry)?"""
     gone = tmp_path / "gone"
     for function in (os.open, os.scandir, os.lstat, os.rmdir, os.unlink):
-        sandbox._make_writable_and_retry(function, str(gone), (FileNotFoundError, FileNotFoundError(), None))
+        sandbox_folders._make_writable_and_retry(function, str(gone), (FileNotFoundError, FileNotFoundError(), None))
 
 
 def test_a_folder_that_could_not_be_opened_is_made_readable_and_removed(tmp_path):
@@ -399,7 +400,7 @@ def test_a_folder_that_could_not_be_opened_is_made_readable_and_removed(tmp_path
     for function in (os.open, os.scandir):
         locked.mkdir(exist_ok=True)
         locked.chmod(0)
-        sandbox._make_writable_and_retry(function, str(locked), (PermissionError, PermissionError(), None))
+        sandbox_folders._make_writable_and_retry(function, str(locked), (PermissionError, PermissionError(), None))
         assert not locked.exists()
 
 
@@ -409,7 +410,7 @@ def test_remove_tree_removes_folders_whose_permissions_were_taken_away(tmp_path)
     (folder / "a" / "b" / "file").write_text("x")
     (folder / "a" / "b").chmod(0)
     (folder / "a").chmod(0o500)
-    sandbox._remove_tree(folder)
+    sandbox_folders.remove_tree(folder)
     assert not folder.exists()
 
 

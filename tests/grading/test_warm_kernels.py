@@ -18,7 +18,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils.grading import sandbox
+from course_utils.grading import sandbox, sandbox_command
 from course_utils.grading.pipeline import GradingOptions, autograde, read_grades_csv, release
 from course_utils.grading.warm_kernels import WarmKernelPool, warm_execute_class
 from conftest import sandbox_unavailable
@@ -154,7 +154,8 @@ def test_kernel_has_no_privileges(kernel_for):
     for field in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
         assert int(fields[field], 16) == 0, field
     assert fields["NoNewPrivs"].strip() == "1"
-    assert run(kernel, "import os\nprint(os.getuid(), os.getgid())") == f"{sandbox.SANDBOX_UID} {sandbox.SANDBOX_UID}"
+    uid = sandbox_command.SANDBOX_UID
+    assert run(kernel, "import os\nprint(os.getuid(), os.getgid())") == f"{uid} {uid}"
     assert run(kernel, "import ctypes\nprint(ctypes.CDLL(None).unshare(0x10000000))") == "-1"  # CLONE_NEWUSER
 
 
