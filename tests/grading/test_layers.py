@@ -14,6 +14,12 @@ LAYERS = {
     "course_utils.grading.nbgrader_run": ["submission", "parallel", "pipeline"],
     "course_utils.grading.submission": ["parallel", "pipeline"],
     "course_utils.grading.parallel": ["pipeline"],
+    # the sandbox: sandbox.py orchestrates the parts, the launcher sits above the stdlib-only parts it runs
+    "course_utils.grading.sandbox": ["warm_kernels", "kernel_zygote", "nbgrader_run", "pipeline", "nbgrader"],
+    "course_utils.grading.sandbox_launcher": ["sandbox", "warm_kernels", "nbgrader", "jupyter_client"],
+    "course_utils.grading.sandbox_command": ["sandbox", "sandbox_launcher", "sandbox_cgroups", "sandbox_folders"],
+    "course_utils.grading.sandbox_cgroups": ["sandbox", "sandbox_launcher", "sandbox_command", "sandbox_folders"],
+    "course_utils.grading.sandbox_folders": ["sandbox", "sandbox_launcher", "sandbox_command", "sandbox_cgroups"],
     "course_utils.homework_checks": ["nbgrader", "course_utils.grading"],
     "course_utils.homework_checks.tanh": ["nbgrader", "course_utils.grading"],
     "course_utils.homework_checks.augmentation": ["nbgrader", "course_utils.grading"],
