@@ -78,7 +78,8 @@ def write_grades(course: Path) -> list[GradeRow]:
     _write_csv(course / GRADES_CSV, COLUMNS, [row.csv_row() for row in rows])
     settings = deadlines.load_settings(course)
     # An assignment nobody has handed in yet (not due, say) gets no column: importing it would enter zeros.
-    assignments = sorted({row.assignment for row in rows if row.status != "missing"})
+    # A submission to an assignment that source/ lacks has a row in grades.csv, never an LMS column.
+    assignments = sorted({row.assignment for row in rows if row.status != "missing"} & set(_assignment_points(course)))
     totals = {(row.student_id, row.assignment): row.total for row in rows}
     wide = []
     for student in students or [roster.Student(sid) for sid in sorted({row.student_id for row in rows})]:
@@ -92,6 +93,12 @@ def write_grades(course: Path) -> list[GradeRow]:
     _write_csv(course / GRADES_WIDE_CSV,
                [*WIDE_COLUMNS, *(settings.lms_name(a) for a in assignments), *WIDE_TRAILING], wide)
     return rows
+
+
+def read_grades(course: Path) -> list[dict[str, str]]:
+    """The rows of ``<course>/grades.csv`` as :func:`write_grades` wrote them (``COLUMNS``), as strings."""
+    with open(Path(course) / GRADES_CSV, newline="", encoding="utf-8") as file:
+        return list(csv.DictReader(file))
 
 
 class CourseExport(ExportPlugin):
@@ -142,7 +149,20 @@ def grade_rows(course: Path, students: list[roster.Student]) -> list[GradeRow]:
                     continue  # not rostered and nothing for this assignment: no row
                 row.detail = "; ".join(filter(None, ["not on the roster", row.detail]))
             rows.append(row)
-    return rows
+    rows += _unknown_assignment_rows(course, set(maxima))
+    return sorted(rows, key=lambda row: row.assignment)  # stable: each assignment's students stay in order
+
+
+def _unknown_assignment_rows(course: Path, known: set[str]) -> list[GradeRow]:
+    """A ``failed`` row for each submission to an assignment that ``source/`` does not hold (a typo in a
+    folder name, an LMS zip filed under the wrong name): the instructor sees it instead of losing it."""
+    folder = course / "submitted"
+    found = sorted((assignment.name, student.name) for student in (folder.iterdir() if folder.is_dir() else [])
+                   if student.is_dir() and not student.name.startswith(".")
+                   for assignment in student.iterdir()
+                   if assignment.is_dir() and not assignment.name.startswith(".") and assignment.name not in known)
+    return [GradeRow(student, assignment, "failed", detail=f"unknown assignment: no {assignment!r} in source/")
+            for assignment, student in found]
 
 
 def _grade_row(course: Path, assignment: str, student_id: str, test_cells: set[str], max_points: float,

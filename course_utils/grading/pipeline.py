@@ -8,35 +8,33 @@ The course root (``assignments/``) holds::
     submitted/<student>/<assignment>/*.ipynb  students' work; the folder name is the student id
     autograded/<student>/<assignment>/        graded copies                       (autograde)
     gradebook.db                              nbgrader's gradebook                (release, autograde)
-    grades.csv                                one row per submission              (autograde)
+    grades.csv, grades_wide.csv               the class's grades (autograde, export: export.py)
     feedback/<student>/<assignment>/*.html    what students get back              (feedback)
 
 The grading machinery is layered, each module above the ones it calls:
 :mod:`.nbgrader_run` runs one nbgrader step; :mod:`.submission` grades one
 submission in its own nbgrader run (with :mod:`.judged_execute`, which
 judges the test cells outside the kernel); :mod:`.parallel` grades a batch with N
-workers, resumably; this module orchestrates the three steps and writes
-``grades.csv`` (:func:`write_grades_csv`). The names of the lower layers that
-callers use are importable from here too.
+workers, resumably; this module orchestrates the three steps. ``grades.csv``
+has one writer, :func:`course_utils.grading.export.write_grades` (also
+nbgrader's exporter, ``CourseExport``), which :func:`autograde` calls at its
+end. The names of the lower layers that callers use are importable from here too.
 """
 from __future__ import annotations
 
 import contextlib
-import csv
-import os
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
-from . import sandbox
+from . import markers, sandbox
+from .export import read_grades, write_grades  # noqa: F401 (grades.csv: one writer, one reader)
 from .layout import (assignment_names, cell_scores, find_submissions, is_autograded_test, points,  # noqa: F401
                      source_notebooks, visible)
 from .nbgrader_run import (GradingError, GradingOptions, NbgraderTimeout, nbgrader_command,  # noqa: F401
                            nbgrader_environment, output_tail, run_nbgrader, stop_running_nbgrader)
 from .parallel import grade_batch
 from .submission import SubmissionResult, grade_submission  # noqa: F401
-
-GRADES_CSV_COLUMNS = ["student", "assignment", "status", "auto_score", "auto_max", "manual_max", "detail"]
 
 
 # -- the three steps ----------------------------------------------------------------------
@@ -63,7 +61,8 @@ def release(course: Path, assignments: Iterable[str] | None = None,
 
 def autograde(course: Path, jobs: int = 1, options: GradingOptions = GradingOptions(),
               warm: bool = True) -> list[SubmissionResult]:
-    """Grade every submission and write ``grades.csv``; returns the results, sorted.
+    """Grade every submission, then write ``grades.csv`` and ``grades_wide.csv``
+    (:func:`~course_utils.grading.export.write_grades`); returns the results, sorted.
 
     Assignments that the gradebook does not know yet are released first.
     ``jobs`` submissions are graded at a time, each kernel in the sandbox of
@@ -101,63 +100,8 @@ def autograde(course: Path, jobs: int = 1, options: GradingOptions = GradingOpti
             results = grade_batch(course, submissions, workers.grade, jobs=jobs, options=options, report=report)
     else:
         results = grade_batch(course, submissions, grade, jobs=jobs, options=options, report=report)
-    write_grades_csv(course / "grades.csv", results, gradebook=course / "gradebook.db")
+    write_grades(course)
     return results
-
-
-def write_grades_csv(path: Path, results: Iterable[SubmissionResult], gradebook: Path | None = None) -> None:
-    """One row per (student, assignment), sorted by assignment then student: the one grades.csv writer.
-
-    A ``flagged`` result shows the points its tests gave and why it was
-    flagged, until a grader has decided in Formgrader: once every autograded
-    cell of the submission has a manual score (which clears nbgrader's
-    ``needs_manual_grade``), the row is ``graded`` with the decided points,
-    each cell's ``manual_score`` if set, else its ``auto_score``, read from
-    ``gradebook`` (nbgrader's database). Nothing is graded again for that.
-    """
-    decided = _reviewed_flags(gradebook, results) if gradebook is not None else {}
-    rows = []
-    for result in sorted(results, key=lambda r: (r.assignment, r.student)):
-        row = result.csv_row()
-        decision = decided.get((result.assignment, result.student))
-        if decision is not None:
-            row.update(status="graded", auto_score=f"{decision:g}",
-                       detail=f"flag reviewed in Formgrader: {decision:g} points decided ({result.detail})"[:1000])
-        rows.append(row)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as file:
-        writer = csv.DictWriter(file, fieldnames=GRADES_CSV_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)  # never a half-written grades.csv
-
-
-def _reviewed_flags(gradebook: Path, results: Iterable[SubmissionResult]) -> dict[tuple[str, str], float]:
-    """``{(assignment, student): decided points}`` of the flagged results that a grader has decided."""
-    flagged = [result for result in results if result.status == "flagged"]
-    if not flagged or not Path(gradebook).exists():
-        return {}
-    from nbgrader.api import Gradebook, MissingEntry
-
-    decided = {}
-    with Gradebook(f"sqlite:///{gradebook}") as book:
-        for result in flagged:
-            try:
-                submission = book.find_submission(result.assignment, result.student)
-            except MissingEntry:
-                continue
-            grades = [grade for notebook in submission.notebooks for grade in notebook.grades
-                      if grade.name in result.cell_scores]
-            if grades and not any(grade.needs_manual_grade for grade in grades):
-                decided[result.assignment, result.student] = sum(
-                    (grade.manual_score if grade.manual_score is not None else grade.auto_score) or 0.0
-                    for grade in grades)
-    return decided
-
-
-def read_grades_csv(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="", encoding="utf-8") as file:
-        return list(csv.DictReader(file))
 
 
 def feedback(course: Path, options: GradingOptions = GradingOptions()) -> list[Path]:
@@ -176,9 +120,10 @@ def feedback(course: Path, options: GradingOptions = GradingOptions()) -> list[P
         if done.returncode != 0:
             failures.append(f"nbgrader generate_feedback {name} failed:\n{output_tail(done.stdout)}")
     pages = sorted((course / "feedback").glob("*/*/*.html"))
+    begin_hidden = markers.Markers.for_course(course).begin_hidden
     withheld = []
     for page in pages:
-        if "BEGIN HIDDEN TESTS" in page.read_text(encoding="utf-8", errors="replace"):
+        if begin_hidden in page.read_text(encoding="utf-8", errors="replace"):
             page.unlink()
             withheld.append(page)
     if withheld and len(withheld) == len(pages):  # every page: the configuration, not one student's output

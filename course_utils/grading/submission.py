@@ -51,11 +51,6 @@ class SubmissionResult:
     detail: str = ""
     seconds: float = 0.0
 
-    def csv_row(self) -> dict[str, str]:
-        return {"student": self.student, "assignment": self.assignment, "status": self.status,
-                "auto_score": f"{self.auto_score:g}", "auto_max": f"{self.auto_max:g}",
-                "manual_max": f"{self.manual_max:g}", "detail": self.detail}
-
 
 RunNbgrader = Callable[..., subprocess.CompletedProcess]
 

@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from course_utils.grading.pipeline import (GradingOptions, autograde, nbgrader_command,  # noqa: E402
-                                           nbgrader_environment, read_grades_csv, release)
+                                           nbgrader_environment, read_grades, release)
 
 ASSIGNMENT = "tanh"
 WRONG = {  # one part wrong: a realistic mix of scores and run times
@@ -205,7 +205,7 @@ def _run(args, runs: list[str]) -> int:
                 grade = functools.partial(autograde, warm=run.startswith("warm"))
                 timings[run] = timed_autograde(course, jobs, options, grade)
                 csvs[run] = (course / "grades.csv").read_bytes()
-                grades[run] = {row["student"]: float(row["auto_score"]) for row in read_grades_csv(course / "grades.csv")}
+                grades[run] = {row["student_id"]: float(row["automatic"]) for row in read_grades(course)}
             seconds, cpu = timings[run]
             print(f"{_label(run, args.jobs):22s} {seconds:7.1f} s, {seconds / n:5.2f} s per submission "
                   f"({cpu / n:.2f} CPU s per submission), load average {os.getloadavg()[0]:.1f}", flush=True)

@@ -20,7 +20,6 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 COURSE = Path(__file__).resolve().parents[2] / "assignments"
-SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 
 
 def sandbox_unavailable() -> str | None:
@@ -60,14 +59,12 @@ def make_course(tmp_path_factory):
 
 def solution_answers(source_notebook: Path) -> dict[str, str]:
     """``{grade_id: source}`` of every solution cell, as a student who solved it would submit it."""
+    from course_utils.grading.markers import Markers
+
+    markers = Markers.for_course(source_notebook.parents[2])  # <course>/source/<assignment>/<name>.ipynb
     notebook = nbformat.read(source_notebook, as_version=4)
-    answers = {}
-    for cell in notebook.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution"):
-            lines = cell.source.splitlines()
-            answers[meta["grade_id"]] = "\n".join(line for line in lines if line.strip() not in SOLUTION_MARKERS)
-    return answers
+    return {cell.metadata["nbgrader"]["grade_id"]: markers.without(cell.source) for cell in notebook.cells
+            if cell.metadata.get("nbgrader", {}).get("solution")}
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,7 @@ import pytest
 from course_utils.grading import sandbox
 from course_utils.grading.markers import HIDDEN, MARKER, Markers
 from course_utils.grading.parallel import batch_processes
-from course_utils.grading.pipeline import GradingOptions, autograde, feedback, points, read_grades_csv, release
+from course_utils.grading.pipeline import GradingOptions, autograde, feedback, points, read_grades, release
 from hostile_submissions import FULL, HOSTILE, Assignment
 from conftest import sandbox_unavailable
 
@@ -98,10 +98,10 @@ def expected_score(case, result) -> float:
 def test_grades_csv_has_a_row_for_every_submitted_student_and_assignment(battery):
     """Did the batch finish with exactly one row per (student, assignment) submitted?"""
     course, results, _ = battery
-    rows = read_grades_csv(course / "grades.csv")
+    rows = read_grades(course)
     submitted = sorted((assignment.name, student.name) for student in (course / "submitted").iterdir()
                        for assignment in student.iterdir())
-    assert sorted((row["assignment"], row["student"]) for row in rows) == submitted
+    assert sorted((row["assignment"], row["student_id"]) for row in rows) == submitted
     assert len(submitted) == len(HOSTILE) + 3
 
 
@@ -110,11 +110,11 @@ def test_hostile_submission_gets_the_grade_it_deserves(battery, name):
     """No undeserved points, and a correct solution loses none, whatever else the notebook does."""
     course, results, _ = battery
     case, result = CASES[name], results[ASSIGNMENT, name]
-    row = next(row for row in read_grades_csv(course / "grades.csv")
-               if (row["assignment"], row["student"]) == (ASSIGNMENT, name))
+    row = next(row for row in read_grades(course)
+               if (row["assignment"], row["student_id"]) == (ASSIGNMENT, name))
     assert (result.status, result.auto_score) == (case.status, expected_score(case, result)), \
         f"{case.why}: {result.detail}"
-    assert (row["status"], float(row["auto_score"])) == (case.status, expected_score(case, result))
+    assert (row["status"], float(row["automatic"])) == (case.status, expected_score(case, result))
     if case.status != "graded":
         assert row["detail"], "a submission without a grade must say why"
 
@@ -178,11 +178,11 @@ def test_gradebook_agrees_with_grades_csv(battery):
     tests = {name: set(points(nbformat.read(course / "source" / name / f"{name}.ipynb", as_version=4))[0])
              for name in (ASSIGNMENT, OTHER)}
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
-        for row in read_grades_csv(course / "grades.csv"):
-            submission = gradebook.find_submission(row["assignment"], row["student"])
+        for row in read_grades(course):
+            submission = gradebook.find_submission(row["assignment"], row["student_id"])
             automatic = sum(grade.auto_score or 0 for notebook in submission.notebooks for grade in notebook.grades
                             if grade.name in tests[row["assignment"]])
-            assert automatic == float(row["auto_score"]), row
+            assert automatic == float(row["automatic"]), row
 
 
 def test_writes_outside_the_submission_change_nothing(battery, sandboxed):
@@ -250,8 +250,8 @@ def test_a_reviewed_flag_reaches_grades_csv_without_regrading(battery):
 
     course, results, _ = battery
     student = "forbidden_call_undetected"
-    row = next(row for row in read_grades_csv(course / "grades.csv") if row["student"] == student)
-    assert (row["status"], float(row["auto_score"])) == ("flagged", results[ASSIGNMENT, student].auto_score)
+    row = next(row for row in read_grades(course) if row["student_id"] == student)
+    assert (row["status"], float(row["automatic"])) == ("flagged", results[ASSIGNMENT, student].auto_score)
     decided = {"test_tanh_forward_values": 2.0, "test_tanh_backward": 1.5}  # overrides; the rest accepted
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         notebook = gradebook.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, student)
@@ -262,8 +262,8 @@ def test_a_reviewed_flag_reaches_grades_csv_without_regrading(battery):
         gradebook.db.commit()
     again = autograde(course, jobs=2, options=GradingOptions(timeout=CELL_TIMEOUT))
     assert {(r.assignment, r.student): r for r in again} == results  # nothing graded again
-    row = next(row for row in read_grades_csv(course / "grades.csv") if row["student"] == student)
+    row = next(row for row in read_grades(course) if row["student_id"] == student)
     expected = sum(decided.values()) + sum(score for name, score in results[ASSIGNMENT, student].cell_scores.items()
                                            if name not in decided)
-    assert (row["status"], float(row["auto_score"])) == ("graded", expected)
+    assert (row["status"], float(row["automatic"])) == ("graded", expected)
     assert "flag reviewed" in row["detail"]

@@ -161,6 +161,23 @@ def test_someone_not_on_the_roster_is_listed_but_not_sent_to_the_lms(exported):
     assert wide["late"][ASSIGNMENT] == "1.5" and wide["flag"][ASSIGNMENT] == "0" and wide["ok"]["ID"] == "11"
 
 
+def test_a_submission_to_an_unknown_assignment_is_a_failed_row_and_no_lms_column(released, tmp_path):
+    """A folder named after no assignment of source/ (a typo): a failed row that says so, not lost."""
+    import shutil
+
+    course = tmp_path / "assignments"
+    shutil.copytree(released, course)
+    (course / "submitted" / "ok" / "frist").mkdir(parents=True)
+    (course / "submitted" / "ok" / "frist" / "frist.ipynb").write_text("{}")
+    rows = [row.csv_row() for row in write_grades(course)]
+    typo = [row for row in rows if row["assignment"] == "frist"]
+    assert [(row["student_id"], row["status"], row["total"]) for row in typo] == [("ok", "failed", "0")]
+    assert "unknown assignment" in typo[0]["detail"]
+    assert [row["assignment"] for row in rows] == sorted(row["assignment"] for row in rows)
+    with open(course / "grades_wide.csv", newline="", encoding="utf-8") as file:
+        assert not any("frist" in column for column in next(csv.reader(file)))
+
+
 def test_export_leaves_no_temporary_files(exported):
     """Are both files written whole (no .tmp left)?"""
     assert not [name for name in os.listdir(exported) if name.endswith(".tmp")]

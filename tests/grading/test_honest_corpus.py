@@ -15,7 +15,7 @@ import nbformat
 import pytest
 
 from course_utils.grading import sandbox
-from course_utils.grading.pipeline import GradingOptions, autograde, read_grades_csv, release
+from course_utils.grading.pipeline import GradingOptions, autograde, read_grades, release
 from honest_submissions import HONEST, Homework
 from conftest import sandbox_unavailable
 
@@ -67,6 +67,6 @@ def test_honest_submission_gets_full_points(graded, name):
     assert result.assignment == CASES[name].assignment
     assert (result.status, result.auto_score) == ("graded", result.auto_max), \
         f"{CASES[name].idiom}: {result.status} {result.auto_score}/{result.auto_max} {result.detail} {result.cell_scores}"
-    row = next(row for row in read_grades_csv(course / "grades.csv")
-               if (row["assignment"], row["student"]) == (CASES[name].assignment, name))
-    assert row["status"] == "graded" and float(row["auto_score"]) == result.auto_max > 0
+    row = next(row for row in read_grades(course)
+               if (row["assignment"], row["student_id"]) == (CASES[name].assignment, name))
+    assert row["status"] == "graded" and float(row["automatic"]) == result.auto_max > 0

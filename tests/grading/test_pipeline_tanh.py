@@ -16,7 +16,7 @@ import nbformat
 import pytest
 
 from course_utils.grading.pipeline import (
-    GradingOptions, autograde, feedback, read_grades_csv, release)
+    GradingOptions, autograde, feedback, read_grades, release)
 from expected_scores import assert_graded_with
 
 # Release, autograde and feedback of homework 1.
@@ -171,12 +171,13 @@ def test_infinite_loops_are_stopped_and_reported(graded):
 def test_grades_csv_has_a_row_per_submission_with_score_and_maximum(graded):
     """Does grades.csv list every student once for the assignment, with status, score and maximum?"""
     course, results = graded
-    rows = read_grades_csv(course / "grades.csv")
-    assert [row["student"] for row in rows] == sorted(results)
+    rows = read_grades(course)
+    assert [row["student_id"] for row in rows] == sorted(results)
     for row in rows:
         assert row["assignment"] == ASSIGNMENT and row["status"] == "graded"
-        assert float(row["auto_score"]) == results[row["student"]].auto_score
-        assert (row["auto_max"], row["manual_max"]) == ("10", "4")
+        assert float(row["automatic"]) == float(row["total"]) == results[row["student_id"]].auto_score
+        assert row["max"] == "14"  # 10 automatic points and a written answer of 4 graded by hand
+        assert "not graded by hand yet" in row["detail"]
 
 
 def test_feedback_shows_no_hidden_test_source(graded):

@@ -19,7 +19,7 @@ import nbformat
 import pytest
 
 from course_utils.grading import sandbox, sandbox_command
-from course_utils.grading.pipeline import GradingOptions, autograde, read_grades_csv, release
+from course_utils.grading.pipeline import GradingOptions, autograde, read_grades, release
 from course_utils.grading.warm_kernels import WarmKernelPool, warm_execute_class
 from conftest import sandbox_unavailable
 
@@ -305,7 +305,7 @@ PRELOAD_SENSITIVE = {"a_leaks", "b_checks_for_leaks"}
 def test_warm_workers_grade_as_the_pipeline_does(graded):
     """Same grades.csv rows as a fresh nbgrader run and kernel per submission give."""
     (warm, _), (fresh, _) = graded["warm"], graded["pipeline"]
-    rows = [[row for row in read_grades_csv(course / "grades.csv") if row["student"] not in PRELOAD_SENSITIVE]
+    rows = [[row for row in read_grades(course) if row["student_id"] not in PRELOAD_SENSITIVE]
             for course in (warm, fresh)]
     assert rows[0] == rows[1]
     assert len(rows[0]) == len(ANSWERS) - len(PRELOAD_SENSITIVE)
