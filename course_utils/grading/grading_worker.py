@@ -17,8 +17,13 @@ ahead, sandboxed, one per submission. Each submission still gets its private
 copy of the gradebook (the batch's ``--CourseDirectory.db_url``), merged by
 the batch.
 
-With ``COURSE_SANDBOX=off`` the worker keeps nbgrader in-process but starts an
-ordinary kernel per submission (nbgrader's own ``Execute``).
+Without root (an instructor's account on the hub) warm kernels cannot join
+their sandbox's namespaces, so the worker keeps nbgrader in-process and starts
+a fresh kernel per submission in a sandbox of its own, exactly as the
+one-process-per-submission path does (:func:`.sandbox.sandboxed_options`, its
+environment set for that run only). With ``COURSE_SANDBOX=off`` the worker
+keeps nbgrader in-process and starts an ordinary kernel per submission
+(nbgrader's own ``Execute``).
 
 Protocol (one JSON object a line): the batch sends ``{"assignment",
 "student", "options"}`` on the worker's stdin; the worker answers on its
@@ -181,16 +186,43 @@ def _result_without_grade(course: Path, assignment: str, student: str, status: s
 def warm_workers_unavailable(options: GradingOptions = GradingOptions()) -> str | None:
     """Why warm workers cannot grade here (then each submission gets its own nbgrader run), or None.
 
-    Warm kernels join their sandbox's namespaces, which needs root; a kernel
-    named in the options is started by nbgrader, not forked. With the sandbox
-    off, workers still run nbgrader in-process, with fresh ordinary kernels.
+    A kernel named in the options is started by nbgrader as named, which a
+    worker does not do. Otherwise workers always run nbgrader in-process; their
+    kernels are warm (root: they join their sandbox's namespaces), fresh in a
+    sandbox each (without root), or fresh and ordinary (sandbox off).
     :func:`course_utils.grading.pipeline.autograde` asks this before it uses them.
     """
     if options.kernel_name:
         return f"the options name a kernel ({options.kernel_name}), which nbgrader starts itself"
-    if sandbox.sandbox_enabled() and os.geteuid() != 0:
-        return "warm sandboxed kernels need root (they join their sandbox's namespaces)"
     return None
+
+
+def warm_kernels_possible() -> bool:
+    """Whether this process can keep a :class:`~.warm_kernels.WarmKernelPool`: the sandbox is on and we are
+    root (a forked kernel joins its sandbox's namespaces)."""
+    return sandbox.sandbox_enabled() and os.geteuid() == 0
+
+
+@contextlib.contextmanager
+def _environment_added(extra: dict[str, str]):
+    """``os.environ`` with ``extra`` set while the block runs (what an nbgrader process would have got), then
+    as it was: the kernels nbgrader starts inherit it. A sandbox's ``TMPDIR`` (where jupyter_client writes
+    the kernel's connection file, which the launcher reads) also becomes ``tempfile``'s folder for the block
+    (its documented ``tempfile.tempdir``, which otherwise keeps the folder it found first)."""
+    saved = {name: os.environ.get(name) for name in extra}
+    saved_tempdir = tempfile.tempdir
+    os.environ.update(extra)
+    if "TMPDIR" in extra:
+        tempfile.tempdir = extra["TMPDIR"]
+    try:
+        yield
+    finally:
+        tempfile.tempdir = saved_tempdir
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 # -- the worker's side ----------------------------------------------------------------------
@@ -231,7 +263,7 @@ def run_autograde_in_process(course: Path, command: list[str], options: GradingO
 
             previous_alarm = signal.signal(signal.SIGALRM, out_of_time)
             signal.setitimer(signal.ITIMER_REAL, seconds)
-        app.initialize(command[4:])
+        app.initialize(command[4:])  # (options.env is set by the caller: see serve)
         app.log.handlers[:] = [handler]
         if pool is not None:
             app.update_config(Config({"Autograde": {"autograde_preprocessors": warm_preprocessors(
@@ -287,18 +319,22 @@ def serve(course: Path) -> None:
 
     with contextlib.ExitStack() as stack:
         pool = None
-        if sandbox.sandbox_enabled():
+        if warm_kernels_possible():
             pool = stack.enter_context(WarmKernelPool(course / "autograded"))
 
         def run_nbgrader(course, command, options=GradingOptions(), seconds=None):
-            return run_autograde_in_process(course, command, options, seconds, pool=pool)
+            with _environment_added(options.env):
+                return run_autograde_in_process(course, command, options, seconds, pool=pool)
 
         for line in requests:
             request = json.loads(line)
             try:
                 options = GradingOptions(**{**request["options"], "nbgrader_args": tuple(request["options"]["nbgrader_args"])})
-                result = submission.grade_submission(course, request["assignment"], request["student"], options,
-                                                     run=run_nbgrader)  # in this process, with warm kernels
+                with contextlib.ExitStack() as own:
+                    if pool is None:  # a fresh kernel, in its own sandbox unless COURSE_SANDBOX=off
+                        options = own.enter_context(sandbox.sandboxed_options(course, options))
+                    result = submission.grade_submission(course, request["assignment"], request["student"], options,
+                                                         run=run_nbgrader)  # in this process
                 answer = dataclasses.asdict(result)
                 answer["cell_scores"] = dict(result.cell_scores)
             except Exception:
