@@ -33,6 +33,7 @@ def test_a_missing_exchange_is_created_world_writable_and_sticky(monkeypatch, tm
     assert stat.S_IMODE(root.stat().st_mode) == 0o1777
 
 
+@pytest.mark.slow  # runs nbgrader's release_feedback
 def test_feedback_of_lms_submissions_stays_home(monkeypatch, tmp_path, make_tiny_course, capsys):
     """Exchange and LMS submissions mixed: is the exchange one's feedback released and the LMS one's kept?"""
     course = make_tiny_course(first=1)

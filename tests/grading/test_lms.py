@@ -137,6 +137,7 @@ def test_canvas_zip_goes_through_collect_autograde_export(canvas_graded):
     assert list(wide["ann"])[:5] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 
 
+@pytest.mark.slow  # the course is released (and graded) through the CLI in fresh interpreters
 def test_grades_csv_has_a_row_per_rostered_student_with_status_and_penalty(canvas_graded):
     """Does every rostered student get a row, with the penalty and the reason shown?"""
     course, _, _ = canvas_graded
@@ -150,6 +151,7 @@ def test_grades_csv_has_a_row_per_rostered_student_with_status_and_penalty(canva
     assert rows["dan"]["status"] == "missing" and "2 notebooks" in rows["dan"]["detail"]
 
 
+@pytest.mark.slow  # the course is released (and graded) through the CLI in fresh interpreters
 def test_every_file_not_imported_is_reported_by_name(canvas_graded):
     """Are the stranger, the ambiguous pair, the PDF and the system file named in collect's report?"""
     course, report, _ = canvas_graded
@@ -168,6 +170,7 @@ def test_every_file_not_imported_is_reported_by_name(canvas_graded):
     assert (course / "submitted" / "ben" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").is_file()
 
 
+@pytest.mark.slow  # the course is released (and graded) through the CLI in fresh interpreters
 def test_importing_the_same_zip_again_changes_nothing(canvas_graded):
     """Collecting the same download twice: are the rows still graded (not taken for new submissions)?"""
     course, _, archive = canvas_graded
@@ -177,6 +180,7 @@ def test_importing_the_same_zip_again_changes_nothing(canvas_graded):
     assert {row["student_id"]: row["status"] for row in read_csv(course / "grades.csv")} == before
 
 
+@pytest.mark.slow  # the course is released (and graded) through the CLI in fresh interpreters
 def test_moodle_zip_is_imported_by_participant_id(released, tmp_path):
     """Moodle's folders: matched by participant id, any file name, other plugins' files reported?"""
     course = tmp_path / "course"
@@ -202,6 +206,7 @@ def test_moodle_zip_is_imported_by_participant_id(released, tmp_path):
     assert logged["ann"]["late"] == "unknown"  # Moodle's download says nothing about lateness
 
 
+@pytest.mark.slow  # the course is released (and graded) through the CLI in fresh interpreters
 def test_a_zip_of_no_known_assignment_asks_which(released, tmp_path):
     """Without recognisable notebooks, does collect stop and say to pass ASSIGNMENT=?"""
     archive = tmp_path / "other.zip"
@@ -212,6 +217,7 @@ def test_a_zip_of_no_known_assignment_asks_which(released, tmp_path):
     assert "ASSIGNMENT=" in done.stderr
 
 
+@pytest.mark.slow  # the course is released (and graded) through the CLI in fresh interpreters
 def test_links_and_oversized_notebooks_in_a_zip_are_not_imported(released, tmp_path):
     """A zip entry that is a symlink, or a notebook bigger than the limit (whatever the zip's directory
     says): reported by name and not imported, while the rest of the class is?"""
@@ -238,6 +244,7 @@ def test_links_and_oversized_notebooks_in_a_zip_are_not_imported(released, tmp_p
     assert sorted(path.name for path in (course / "submitted").iterdir()) == ["cat"]
 
 
+@pytest.mark.slow  # the course is released (and graded) through the CLI in fresh interpreters
 def test_collect_refuses_to_run_as_root(released):
     """make collect as root: refused with what to do instead (collect reads what students wrote)?"""
     import os

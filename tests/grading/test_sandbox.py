@@ -140,24 +140,28 @@ def fresh_kernel(course, runtime):
 @pytest.mark.parametrize("target", [
     "source/hw/hw.ipynb", "release/hw/hw.ipynb", "gradebook.db", "autograded/bob/hw/data.txt",
 ])
+@pytest.mark.slow  # starts a sandboxed kernel
 def test_cannot_read_course_files(course, kernel, target):
     """Is the solution, the gradebook or another student's file unreadable?"""
     _, error = kernel.run(f"open({str(course / target)!r}).read()")
     assert error == "FileNotFoundError"
 
 
+@pytest.mark.slow  # starts a sandboxed kernel
 def test_cannot_list_other_students(course, kernel):
     """Does listing the submissions show only the student's own folder?"""
     stdout, error = kernel.run(f"import os; print(sorted(os.listdir({str(course / 'autograded')!r})))")
     assert error is None and stdout.strip() == "['alice']"
 
 
+@pytest.mark.slow  # starts a sandboxed kernel
 def test_cannot_see_hidden_tests_in_own_notebook(kernel):
     """Autograde restores hidden tests into the notebook file: is it kept out of the sandbox?"""
     stdout, error = kernel.run("import os; print(sorted(os.listdir('.')))")
     assert error is None and stdout.strip() == "['data.txt']"
 
 
+@pytest.mark.slow  # starts a sandboxed kernel
 def test_sees_own_files_in_its_folder(course, kernel):
     """Does the notebook still find the files of its submission, at the usual path?"""
     stdout, error = kernel.run("import os; print(os.getcwd()); print(open('data.txt').read())")
@@ -169,6 +173,7 @@ def test_sees_own_files_in_its_folder(course, kernel):
     Path(sandbox.__file__).resolve().parents[2],  # the repository
     Path.home(),
 ])
+@pytest.mark.slow  # starts a sandboxed kernel
 def test_sees_only_the_python_installation_and_course_utils(kernel, folder):
     """Of the repository and the home folder, is only the way to course_utils and Python there?"""
     # the kernel's IPC socket folder lies in the grader's runtime folder (~/.cache/course-sandbox/...)
@@ -182,6 +187,7 @@ def test_sees_only_the_python_installation_and_course_utils(kernel, folder):
         assert error == "FileNotFoundError" and not needed
 
 
+@pytest.mark.slow  # starts a sandboxed kernel
 def test_gets_a_clean_environment(kernel):
     """Does no variable of the grader's environment reach student code?"""
     stdout, error = kernel.run("import os; print(sorted(os.environ))")
@@ -198,6 +204,7 @@ def test_gets_a_clean_environment(kernel):
 @pytest.mark.parametrize("target", [
     "source/hw/pwned.txt", "autograded/bob/hw/pwned.txt", "pwned.txt",
 ])
+@pytest.mark.slow  # starts a sandboxed kernel
 def test_cannot_write_outside_its_folder(course, kernel, target):
     """Does a write into the course never reach it?
 
@@ -211,6 +218,7 @@ def test_cannot_write_outside_its_folder(course, kernel, target):
 
 @pytest.mark.parametrize("target", ["/pwned.txt", "/usr/pwned.txt", sys.prefix + "/pwned.txt",
                                     sandbox.__file__])
+@pytest.mark.slow  # starts a sandboxed kernel
 def test_cannot_write_system_python_or_course_utils(kernel, target):
     """Are the system, the Python installation and course_utils read-only?"""
     before = Path(target).read_bytes() if Path(target).exists() else None
@@ -219,6 +227,7 @@ def test_cannot_write_system_python_or_course_utils(kernel, target):
     assert (Path(target).read_bytes() if Path(target).exists() else None) == before
 
 
+@pytest.mark.slow  # starts a sandboxed kernel
 def test_writes_to_its_folder_do_not_reach_the_submission(course, kernel):
     """Can it write its folder and /tmp, while the real submission stays unchanged?"""
     code = """
@@ -234,6 +243,7 @@ def test_writes_to_its_folder_do_not_reach_the_submission(course, kernel):
         "data.txt", "hw.ipynb"]
 
 
+@pytest.mark.slow  # starts a sandboxed kernel
 def test_has_no_network(kernel):
     """Does a connection to the outside or to the host's loopback fail?"""
     code = """
@@ -251,6 +261,7 @@ def test_has_no_network(kernel):
     assert "connected" not in stdout and len(stdout.split()) == 2
 
 
+@pytest.mark.slow  # starts a sandboxed kernel
 def test_cannot_unmount_or_remount(kernel):
     """With no capabilities, do umount, remount and new mounts all fail with EPERM?"""
     code = """
@@ -275,6 +286,7 @@ def test_cannot_unmount_or_remount(kernel):
     assert lines[-1] == "[['CapEff:', '0000000000000000']]"
 
 
+@pytest.mark.slow  # starts a sandboxed kernel
 def test_cannot_make_a_user_namespace(kernel):
     """Can it not regain capabilities through a nested user namespace?"""
     code = """
@@ -288,6 +300,7 @@ def test_cannot_make_a_user_namespace(kernel):
 
 # --- limits ---------------------------------------------------------------------
 
+@pytest.mark.slow  # starts a sandboxed kernel
 def test_fork_bomb_is_stopped_and_dies_with_the_kernel(course, runtime):
     """Does a fork bomb hit the process limit, the kernel keep working, and nothing survive it?"""
     kernel = fresh_kernel(course, runtime)
@@ -319,6 +332,7 @@ def test_fork_bomb_is_stopped_and_dies_with_the_kernel(course, runtime):
     assert processes_of(kernel) == []
 
 
+@pytest.mark.slow  # starts a sandboxed kernel
 def test_memory_hog_gets_memory_error_and_kernel_survives(course, runtime):
     """Does allocating without bound end in MemoryError, with the kernel still usable?"""
     kernel = fresh_kernel(course, runtime)
@@ -334,6 +348,7 @@ def test_memory_hog_gets_memory_error_and_kernel_survives(course, runtime):
         kernel.close()
 
 
+@pytest.mark.slow  # starts a sandboxed kernel
 def test_limits_are_set_in_the_kernel(kernel):
     """Are memory, CPU time, processes and file size limited as configured?"""
     code = """
@@ -347,6 +362,7 @@ def test_limits_are_set_in_the_kernel(kernel):
 
 # --- set-up errors and the switch ---------------------------------------------------
 
+@pytest.mark.slow  # starts a sandboxed kernel
 def test_kernel_refuses_to_start_outside_the_autograded_folder(course, runtime):
     """Would the sandbox kernel started in the course root (which holds the gradebook) refuse?"""
     with pytest.raises(RuntimeError, match="died"):

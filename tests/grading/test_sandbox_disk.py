@@ -19,6 +19,7 @@ def _sandbox_works():
         pytest.skip(reason)
 
 
+@pytest.mark.slow  # starts a sandboxed kernel
 def test_the_working_folder_is_a_tmpfs_of_limited_size(kernel):
     """Files of its own are there; allocating past work_bytes in total fails with ENOSPC, not the disk."""
     chunk = TEST_LIMITS.file_bytes // 2
