@@ -49,7 +49,7 @@ from pathlib import Path
 
 from . import nbgrader_run, sandbox, submission
 from .layout import points, source_notebooks
-from .nbgrader_cli import SKIPPED_MODULES
+from .nbgrader_cli import skip_unused_modules
 from .nbgrader_run import GradingError, GradingOptions, NbgraderTimeout, nbgrader_environment
 from .submission import SubmissionResult
 
@@ -308,8 +308,7 @@ def warm_preprocessors(preprocessors, pool) -> list:
 
 def serve(course: Path) -> None:
     """Grade the requests on stdin, one at a time, answering on stdout (see the module's docstring)."""
-    for name in SKIPPED_MODULES:
-        sys.modules.setdefault(name, None)
+    skip_unused_modules()
     requests = sys.stdin
     replies = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # stray prints must not break the replies

@@ -22,9 +22,15 @@ import sys
 SKIPPED_MODULES = ("rfc3987_syntax",)
 
 
-def main() -> None:
+def skip_unused_modules() -> None:
+    """Hide :data:`SKIPPED_MODULES` from this process (before anything imports nbformat): for a program's
+    start only, such as this one, the grading workers and the course's command line."""
     for name in SKIPPED_MODULES:
         sys.modules.setdefault(name, None)
+
+
+def main() -> None:
+    skip_unused_modules()
     from nbgrader.apps.nbgraderapp import main as nbgrader_main
 
     nbgrader_main()

@@ -51,6 +51,23 @@ def test_nbgrader_cli_runs_nbgrader_without_the_iri_parser():
     assert modules == "True None"  # jsonschema was imported, without the parser
 
 
+@pytest.mark.slow
+def test_course_cli_validates_notebooks_without_the_iri_parser(tmp_path):
+    """Does ``python -m course_utils.grading`` (every make step) also do without rfc3987_syntax, while nbformat
+    still validates with jsonschema?"""
+    code = ("import runpy, sys\n"
+            "try:\n"
+            "    runpy.run_module('course_utils.grading', run_name='__main__', alter_sys=True)\n"
+            "except SystemExit:\n"
+            "    pass\n"
+            "import nbformat\n"
+            "nbformat.validate(nbformat.v4.new_notebook())\n"
+            "print('jsonschema' in sys.modules, sys.modules.get('rfc3987_syntax'))\n")
+    output = subprocess.run([sys.executable, "-c", code, "export", "--course", str(tmp_path)],
+                            capture_output=True, text=True, timeout=120)
+    assert output.stdout.splitlines()[-1] == "True None", output.stdout + output.stderr
+
+
 def test_default_autograde_command_leaves_settings_to_nbgrader_config():
     assert nbgrader_command("autograde", "tanh")[3:] == ["autograde", "tanh"]
 
