@@ -75,9 +75,6 @@ COMMON_SHARE = 0.5  # a fingerprint in more than this share of a class is common
 MIN_SHARED = 10  # fewer shared fingerprints (k-grams: about 35 normalised characters, a short line or two) is no evidence
 COMMON_MIN_CLASS = 10  # below this many submissions nothing is common: too few to tell
 NAME = re.compile(r"\b[A-Za-z_]\w*\b")
-# Kept only for tests/grading/generated_class.py until it calls Markers.released; nothing here uses them.
-SOLUTION_REGION = re.compile(r"^([ \t]*)### BEGIN SOLUTION.*?### END SOLUTION[^\n]*", re.M | re.S)
-HIDDEN_TESTS = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[^\n]*\n?", re.M | re.S)
 
 
 @dataclass(frozen=True)

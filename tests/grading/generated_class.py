@@ -22,6 +22,7 @@ course folder. Run as a script to print a few generated submissions.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import random
 import re
@@ -29,8 +30,11 @@ from pathlib import Path
 
 import nbformat
 
+from course_utils.grading.markers import MARKER, Markers
+
 COURSE = Path(__file__).resolve().parents[2] / "assignments"
-REGION = re.compile(r"^([ \t]*)### BEGIN SOLUTION\n.*?^[ \t]*### END SOLUTION[^\n]*", re.M | re.S)
+MARKERS = Markers.for_course(COURSE)  # the course's nbgrader delimiters
+RELEASE_MARKERS = dataclasses.replace(MARKERS, code_stub="raise NotImplementedError()")  # this corpus's stub
 TRICKS = ("rename", "reorder", "comments", "prints", "split")
 
 
@@ -326,13 +330,9 @@ def source_notebook(assignment: str) -> nbformat.NotebookNode:
 def fill_regions(template: str, bodies: list[str]) -> str:
     """``template`` (a source cell) with its solution regions replaced by ``bodies``, indented as the regions."""
     bodies = list(bodies)
-    assert len(bodies) == len(REGION.findall(template)), "one body per solution region"
-
-    def replace(match):
-        indent = match.group(1)
-        return "\n".join(indent + line if line else line for line in bodies.pop(0).splitlines())
-
-    return REGION.sub(replace, template)
+    regions = sum(1 for region, line in MARKERS.regions(template) if region == MARKER and MARKERS.begin_solution in line)
+    assert len(bodies) == regions, "one body per solution region"
+    return MARKERS.solutions_replaced(template, bodies)
 
 
 def independent_answers(assignment: str, rng: random.Random) -> dict[str, str]:
@@ -457,8 +457,6 @@ def split_cell(grade_id: str | None, source: str) -> list[tuple[str | None, str]
 
 def build_notebook(assignment: str, cells: list[tuple[str | None, str]]) -> nbformat.NotebookNode:
     """The released notebook (from ``source/``, solution regions emptied) with the student's cells in place."""
-    from course_utils.grading.similarity import HIDDEN_TESTS, SOLUTION_REGION
-
     notebook = copy.deepcopy(source_notebook(assignment))
     answered = {grade_id: source for grade_id, source in cells if grade_id}
     before: dict[str, list[str]] = {}
@@ -472,13 +470,12 @@ def build_notebook(assignment: str, cells: list[tuple[str | None, str]]) -> nbfo
     for cell in notebook.cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if cell.cell_type == "code":
-            cell.source = HIDDEN_TESTS.sub("", cell.source)
             cell.outputs, cell.execution_count = [], None
         result += [nbformat.v4.new_code_cell(code) for code in before.get(grade_id, [])]
         if grade_id in answered:
             cell.source = answered[grade_id]
-        elif cell.metadata.get("nbgrader", {}).get("solution"):
-            cell.source = SOLUTION_REGION.sub(r"\1raise NotImplementedError()", cell.source)
+        elif cell.cell_type == "code":  # as nbgrader's release writes it: no hidden tests, solutions stubbed
+            cell.source = RELEASE_MARKERS.released(cell)
         result.append(cell)
     notebook.cells = result
     return notebook
@@ -612,8 +609,7 @@ def failing_checks(assignment: str, notebook: nbformat.NotebookNode) -> list[str
                 grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
                 if cell.cell_type != "code":
                     continue
-                code = tests.get(grade_id, cell.source).replace("### BEGIN HIDDEN TESTS", "").replace(
-                    "### END HIDDEN TESTS", "")
+                code = MARKERS.without(tests.get(grade_id, cell.source))  # hidden tests kept, markers not
                 try:
                     exec(code, namespace)
                 except Exception as error:  # noqa: BLE001 - a failing check is what this reports
