@@ -22,6 +22,7 @@ import pytest
 from unix_users import shared_folder
 
 from conftest import COURSE, solution_answers
+from course_utils.grading.markers import HIDDEN, MARKER, Markers
 from course_utils.grading.student_edition import NBGRADER_CONFIG
 
 # A class of real Unix users through the exchange (root only).
@@ -44,18 +45,16 @@ def source_points(notebook: Path) -> tuple[float, str, float]:
     return auto, manual_id, manual
 
 
+MARKERS = Markers.for_course(COURSE)
+
+
 def hidden_test_lines(notebook: Path) -> list[str]:
     """Lines of the hidden test regions that appear nowhere visible in the notebook (and say something)."""
     hidden, visible = set(), set()
     for cell in nbformat.read(notebook, as_version=4).cells:
-        inside = False
-        for line in cell.source.splitlines():
-            if "BEGIN HIDDEN TESTS" in line:
-                inside = True
-            elif "END HIDDEN TESTS" in line:
-                inside = False
-            elif line.strip():
-                (hidden if inside else visible).add(line.strip())
+        for region, line in MARKERS.regions(cell.source):
+            if line.strip() and region != MARKER:
+                (hidden if region == HIDDEN else visible).add(line.strip())
     return sorted(line for line in hidden - visible if len(line) >= 12)
 
 
@@ -185,7 +184,7 @@ def test_a_class_through_the_exchange(unix_users):
             page = pages[0].read_text(encoding="utf-8")
             assert f"Written by {student.name}" in page
             assert f"Written by {other.name}" not in page
-            assert "HIDDEN TESTS" not in page
+            assert MARKERS.begin_hidden not in page and MARKERS.end_hidden not in page
             assert not [line for line in hidden if line in page]
 
         grading_as(instructor, course, "export", env=env)

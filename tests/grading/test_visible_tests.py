@@ -14,11 +14,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils.grading.markers import Markers
-
-visible_part = Markers().visible_part
+from course_utils.grading.markers import MARKER, SOLUTION, Markers
 
 ROOT = Path(__file__).resolve().parents[2]
+MARKERS = Markers.for_course(ROOT / "assignments")
+visible_part = MARKERS.visible_part
+
 SOURCE = ROOT / "assignments" / "source"
 HOMEWORKS = sorted(path for path in SOURCE.glob("*/*.ipynb") if ".ipynb_checkpoints" not in path.parts)
 CHECKS = sorted((ROOT / "course_utils" / "homework_checks").glob("*.py"))
@@ -26,19 +27,17 @@ MIN_LENGTH = 12  # shorter lines ("return x", ")") say nothing
 
 
 def solution_lines(notebook) -> set[str]:
-    lines, inside = set(), False
+    lines = set()
     for cell in notebook.cells:
         meta = cell.metadata.get("nbgrader", {})
         if not meta.get("solution") or cell.cell_type != "code":
             continue
-        whole = "BEGIN SOLUTION" not in cell.source
-        for line in cell.source.splitlines():
+        regions = MARKERS.regions(cell.source)
+        whole = SOLUTION not in dict(regions)  # a solution cell without a region is a solution throughout
+        for region, line in regions:
             stripped = line.strip()
-            if "BEGIN SOLUTION" in stripped:
-                inside = True
-            elif "END SOLUTION" in stripped:
-                inside = False
-            elif (inside or whole) and len(stripped) >= MIN_LENGTH and not stripped.startswith("#"):
+            if (region == SOLUTION or (whole and region != MARKER)) and len(stripped) >= MIN_LENGTH \
+                    and not stripped.startswith("#"):
                 lines.add(stripped)
     return lines
 
