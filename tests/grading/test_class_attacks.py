@@ -1,19 +1,25 @@
-"""Red team: one student attacks the class on the real set-up (root only; skipped elsewhere with the reason).
+"""Red team: students attack the class on the real set-up (root only; skipped elsewhere with the reason).
 
 ``make hub``'s set-up, for real: ``course_hub.py add-users`` makes Unix users
-from a roster (alice, bob: honest; eve: the attacker) and an instructor;
-``course_hub.py start`` runs JupyterHub (PAM) with the exchange service
-(ngshare, a hub service). Everybody acts with their own JupyterHub token (got
-with their password, as their server's would be) and their own Unix rights,
-with the role's settings (``roles/<role>/``): students with nbgrader's own
-``fetch_assignment``/``submit``, the instructor with ``python -m
+from a roster (alice, bob: honest; one attacker per attack, ``eve-<attack>``)
+and an instructor; ``course_hub.py start`` runs JupyterHub (PAM) with the
+exchange service (ngshare, a hub service). Everybody acts with their own
+JupyterHub token (got with their password, as their server's would be) and
+their own Unix rights, with the role's settings (``roles/<role>/``): students
+with nbgrader's own fetch and submit (the command line where the attack is a
+command line; else nbgrader's exchange classes as the Assignments tab calls
+them, one process per student), the instructor with ``python -m
 course_utils.grading`` (what the make targets run). The homework is the tiny
 torch-free one of ``conftest.tiny_notebook`` (2 points) in two assignments:
 ``first`` (due next year) and ``second`` (due an hour ago).
 
-Each test is one attack; each asserts that the attack failed and that the
-class's grades are right afterwards (collect, autograde, export as the
-instructor). One hub and one course serve the whole module.
+One hub and one course serve the whole module, and grading is paid once for
+the attacks that are independent: every attacker stages its attack side by
+side (``staged``), then the instructor collects, autogrades and exports once;
+each test asserts that its attacker's attack failed and that the honest
+students' grades are right. Attacks that are a sequence (upload, collect,
+upload again; feedback after grades; a hub restart) run in their order after
+that round.
 """
 from __future__ import annotations
 
@@ -25,12 +31,16 @@ import pwd
 import secrets
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -50,6 +60,64 @@ PYTHON = sys.executable
 ANSWER = 734519  # the solution; the hidden test checks it
 RIGHT = "def answer():\n    return 734519"
 COURSE_ID = "deep-learning-course"
+HONEST = ("alice", "bob")
+# One attacker per attack (a student of the roster like the others), and what it does before the
+# attack itself: (step, assignment[, source]) run as the student by STUDENT_STEPS.
+JS_MARKER = ("\nfrom IPython.display import display\n"
+             "display({'application/javascript': 'var note = \"BEGIN HIDDEN TESTS\";', 'text/plain': 'x'}, raw=True)")
+FILL_DISK = ("\nimport os\nmade = 0\nfor i in range(3):\n    try:\n"
+             "        fd = os.open(f'fill{i}', os.O_CREAT | os.O_WRONLY, 0o600)\n"
+             "        os.posix_fallocate(fd, 0, 1 << 30)\n        os.close(fd)\n        made += 1\n"
+             "    except OSError:\n        break\nprint('allocated GB:', made)")
+ATTACKERS: dict[str, list[tuple[str, ...]]] = {
+    "eve-as": [("fetch", "first")],  # submits as bob
+    "eve-late": [("fetch", "second"), ("edit", "second", RIGHT)],  # forges her submission's time
+    "eve-links": [],  # links and climbing paths to the instructor's files
+    "eve-big": [],  # oversized and malformed uploads, one after the other
+    "eve-tmp": [("fetch", "second"), ("edit", "second", RIGHT), ("submit", "second")],  # plants folders in /tmp
+    "eve-clash-ts": [], "eve-clash-src": [], "eve-clash-file": [],  # names that clash with collect's folders
+    "eve-marker": [("fetch", "first"), ("edit", "first", RIGHT + JS_MARKER), ("submit", "first")],
+    "eve-unparse": [("fetch", "first"), ("edit", "first", RIGHT + "\nnoise = " + "+".join(["1"] * 500)),
+                    ("submit", "first")],
+    "eve-disk": [("fetch", "first"), ("edit", "first", RIGHT + FILL_DISK), ("submit", "first")],
+    "eve-upload": [],  # an upload that fails half-way
+    "eve-flood": [],  # 50,000 empty files
+    "eve-walk": [],  # reads what her server can reach
+}
+CLASHES = {
+    "eve-clash-ts": {"timestamp.txt/x": b"a folder named like the file collect writes"},
+    "eve-clash-src": {".exchange-source/x": b"a folder named like collect's own record"},
+    "eve-clash-file": {"notes/a.txt": b"x", "notes": b"a file named like the folder before it"},
+}
+# nbgrader's own fetch and submit as a student's Assignments tab runs them (nbgrader's assignment_list
+# server extension: the config of JUPYTER_CONFIG_PATH and the home folder, ExchangeFactory's classes),
+# several steps in one process: argv[1] is a JSON list of (step, assignment[, source]).
+STUDENT_STEPS = r"""
+import json, sys
+import nbformat
+from nbgrader.apps import NbGrader
+from nbgrader.auth import Authenticator
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.exchange import ExchangeFactory
+
+for step, assignment, *source in json.loads(sys.argv[1]):
+    if step == "edit":  # the solution cell becomes source
+        path = f"{assignment}/{assignment}.ipynb"
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if cell.metadata.get("nbgrader", {}).get("grade_id") == "answer":
+                cell.source = source[0]
+        nbformat.write(nb, path)
+        continue
+    app = NbGrader()
+    app.load_config_file()
+    config = app.config
+    config.CourseDirectory.assignment_id = assignment
+    coursedir, authenticator = CourseDirectory(config=config), Authenticator(config=config)
+    exchange = ExchangeFactory(config=config)
+    action = {"fetch": exchange.FetchAssignment, "submit": exchange.Submit}[step]
+    action(coursedir=coursedir, authenticator=authenticator, config=config).start()
+"""
 
 
 def why_no_class() -> str | None:
@@ -120,13 +188,17 @@ class Person:
     def api(self, method: str, path: str, **kwargs):
         return call(method, self.hub.exchange + path, self.token, **kwargs)
 
-    def edit(self, assignment: str, source: str, *, name: str | None = None) -> None:
-        """Answer the fetched notebook (as this user): the solution cell becomes ``source``."""
-        script = ("import sys, nbformat\npath = sys.argv[1]\nnb = nbformat.read(path, as_version=4)\n"
-                  "for cell in nb.cells:\n"
-                  "    if cell.metadata.get('nbgrader', {}).get('grade_id') == 'answer':\n"
-                  "        cell.source = sys.argv[2]\nnbformat.write(nb, path)\n")
-        self.run(PYTHON, "-c", script, str(self.user.home / assignment / f"{name or assignment}.ipynb"), source)
+    def steps(self, steps: list[tuple[str, ...]], timeout: float = 300) -> None:
+        """Fetch, answer (the solution cell becomes the source given) and submit, as this student, in one
+        process (STUDENT_STEPS): nbgrader's exchange classes, as the Assignments tab calls them."""
+        if steps:
+            self.run(PYTHON, "-c", STUDENT_STEPS, json.dumps(steps), timeout=timeout)
+
+    def post(self, assignment: str, files: dict[str, bytes], timeout: float = 300, **fields: str):
+        """A submission straight to the service's API (what nbgrader's client sends), ``(status, answer)``."""
+        return self.api("POST", f"/submission/{COURSE_ID}/{assignment}", data={**fields, "files": json.dumps(
+            [{"path": name, "content": base64.b64encode(data).decode()} for name, data in files.items()])},
+            timeout=timeout)
 
 
 class ClassHub:
@@ -140,6 +212,7 @@ class ClassHub:
         self.process: subprocess.Popen | None = None
         self.environment: dict[str, str] = {}
         self.people: dict[str, Person] = {}
+        self.collected = self.autograded = ""
 
     def start(self) -> None:
         log = open(self.folder / "hub.log", "ab")
@@ -193,73 +266,6 @@ class ClassHub:
             return {(row["student_id"], row["assignment"]): row for row in csv.DictReader(handle)}
 
 
-@pytest.fixture(scope="module")
-def hub():
-    reason = why_no_class()
-    if reason:
-        pytest.skip(reason)
-    tag = secrets.token_hex(3)
-    names = {"alice": f"alice{tag}", "bob": f"bob{tag}", "eve": f"eve{tag}", "instructor": f"ins{tag}"}
-    groups = {"COURSE_STUDENTS_GROUP": f"students{tag}", "COURSE_INSTRUCTORS_GROUP": f"instructors{tag}"}
-    folder = shared_folder("course-class-")
-    hub = ClassHub(folder)
-    hub.course.mkdir(parents=True)
-    shutil.copy(COURSE / "nbgrader_config.py", hub.course)
-    for assignment in ("first", "second"):
-        (hub.course / "source" / assignment).mkdir(parents=True)
-        nbformat.write(tiny_notebook(ANSWER), hub.course / "source" / assignment / f"{assignment}.ipynb")
-    (hub.course / "roster.csv").write_text("student_id,first_name,last_name,email,lms_id\n" + "".join(
-        f"{names[who]},{who.title()},X,{who}@example.org,{index}\n" for index, who in enumerate(
-            ("alice", "bob", "eve"), start=1)))
-    due_second = datetime.now(timezone.utc) - timedelta(hours=1)
-    (hub.course / "course.toml").write_text(
-        "[late]\npercent_per_day = 10\nmax_percent = 50\n\n"
-        f"[assignments.first]\ndue = {(datetime.now(timezone.utc) + timedelta(days=365)).isoformat(timespec='seconds')}\n\n"
-        f"[assignments.second]\ndue = {due_second.isoformat(timespec='seconds')}\n")
-    hub.port = _free_port()
-    hub.url = f"http://127.0.0.1:{hub.port}"
-    hub.exchange = f"http://127.0.0.1:{hub.port + 82}/services/ngshare"
-    kept = top_level_permissions_kept(REPOSITORY)  # make hub's prepare closes the repository to students
-    kept.__enter__()
-    hub.environment = {**os.environ, **groups, "HUB_PORT": str(hub.port), "HUB_STATE_DIR": str(hub.state),
-                       "COURSE_ROOT": str(hub.root), "COURSE_DATA_DIR": str(folder / "data"),
-                       "PATH": f"{Path(PYTHON).parent}:{os.environ['PATH']}"}
-    try:
-        subprocess.run([PYTHON, str(COURSE_HUB), "add-users", str(hub.course / "roster.csv"),
-                        "--instructor", names["instructor"]], env=hub.environment, check=True, capture_output=True)
-        passwords = dict(line.split(",", 1) for line in (hub.state / "initial-passwords.csv").read_text().split())
-        hub.start()
-        for who, name in names.items():
-            entry = pwd.getpwnam(name)
-            user = UnixUser(name, entry.pw_uid, entry.pw_gid, Path(entry.pw_dir))
-            role = "instructor" if who == "instructor" else "student"
-            hub.people[who] = Person(user, hub.token(name, passwords[name]), role, hub)
-        instructor = hub.people["instructor"]
-        out = instructor.course("release").stdout
-        assert "first: released in the exchange service" in out, out
-        # The honest students fetch both, answer them right, and submit (second: after its due date).
-        for who in ("alice", "bob", "eve"):
-            person = hub.people[who]
-            for assignment in ("first", "second"):
-                done = person.nbgrader("fetch_assignment", assignment)
-                fetched = person.user.home / assignment / f"{assignment}.ipynb"
-                assert fetched.is_file(), f"fetch_assignment did not fetch:\n{done.stdout}\n{done.stderr}"
-                if who != "eve":
-                    person.edit(assignment, RIGHT)
-                    person.nbgrader("submit", assignment)
-        yield hub
-    finally:
-        hub.stop()
-        for name in names.values():
-            subprocess.run(["pkill", "-KILL", "-u", name], capture_output=True)
-            subprocess.run(["userdel", "--remove", "--force", name], capture_output=True)
-        for group in groups.values():
-            subprocess.run(["groupdel", group], capture_output=True)
-        kept.__exit__(None, None, None)
-        if (folder / "hub.log").is_file():  # kept for a failure's post-mortem
-            shutil.copy(folder / "hub.log", Path(tempfile.gettempdir()) / "course-class-attacks-hub.log")
-        shutil.rmtree(folder, ignore_errors=True)
-
 
 def _free_port() -> int:
     import socket
@@ -281,29 +287,196 @@ def _free_port() -> int:
     raise RuntimeError("no free ports")
 
 
+def side_by_side(*actions, workers: int = 4) -> None:
+    """Run independent actions (each by its own users) at the same time; the first failure is raised."""
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for future in [pool.submit(action) for action in actions]:
+            future.result()
+
+
+@pytest.fixture(scope="module")
+def hub():
+    reason = why_no_class()
+    if reason:
+        pytest.skip(reason)
+    tag = secrets.token_hex(3)
+    students = [*HONEST, *ATTACKERS]
+    names = {who: f"{who}{tag}" if who in HONEST else f"{who}-{tag}" for who in students}
+    names["instructor"] = f"ins{tag}"
+    groups = {"COURSE_STUDENTS_GROUP": f"students{tag}", "COURSE_INSTRUCTORS_GROUP": f"instructors{tag}"}
+    folder = shared_folder("course-class-")
+    hub = ClassHub(folder)
+    hub.course.mkdir(parents=True)
+    shutil.copy(COURSE / "nbgrader_config.py", hub.course)
+    for assignment in ("first", "second"):
+        (hub.course / "source" / assignment).mkdir(parents=True)
+        nbformat.write(tiny_notebook(ANSWER), hub.course / "source" / assignment / f"{assignment}.ipynb")
+    (hub.course / "roster.csv").write_text("student_id,first_name,last_name,email,lms_id\n" + "".join(
+        f"{names[who]},{who.title()},X,{who}@example.org,{index}\n" for index, who in enumerate(students, start=1)))
+    due_second = datetime.now(timezone.utc) - timedelta(hours=1)
+    (hub.course / "course.toml").write_text(
+        "[late]\npercent_per_day = 10\nmax_percent = 50\n\n"
+        f"[assignments.first]\ndue = {(datetime.now(timezone.utc) + timedelta(days=365)).isoformat(timespec='seconds')}\n\n"
+        f"[assignments.second]\ndue = {due_second.isoformat(timespec='seconds')}\n")
+    hub.port = _free_port()
+    hub.url = f"http://127.0.0.1:{hub.port}"
+    hub.exchange = f"http://127.0.0.1:{hub.port + 82}/services/ngshare"
+    kept = top_level_permissions_kept(REPOSITORY)  # make hub's prepare closes the repository to students
+    kept.__enter__()
+    hub.environment = {**os.environ, **groups, "HUB_PORT": str(hub.port), "HUB_STATE_DIR": str(hub.state),
+                       "COURSE_ROOT": str(hub.root), "COURSE_DATA_DIR": str(folder / "data"),
+                       "PATH": f"{Path(PYTHON).parent}:{os.environ['PATH']}"}
+    try:
+        subprocess.run([PYTHON, str(COURSE_HUB), "add-users", str(hub.course / "roster.csv"),
+                        "--instructor", names["instructor"]], env=hub.environment, check=True, capture_output=True)
+        passwords = dict(line.split(",", 1) for line in (hub.state / "initial-passwords.csv").read_text().split())
+        hub.start()
+
+        def log_in(who: str) -> None:
+            entry = pwd.getpwnam(names[who])
+            user = UnixUser(entry.pw_name, entry.pw_uid, entry.pw_gid, Path(entry.pw_dir))
+            role = "instructor" if who == "instructor" else "student"
+            hub.people[who] = Person(user, hub.token(user.name, passwords[user.name]), role, hub)
+
+        side_by_side(*(lambda who=who: log_in(who) for who in names))
+        instructor = hub.people["instructor"]
+        out = instructor.course("release").stdout
+        assert "first: released in the exchange service" in out, out
+        # The honest students fetch both, answer them right, and submit (second: after its due date); each
+        # attacker does what its attack needs first.
+        honest = [("fetch", "first"), ("fetch", "second"), ("edit", "first", RIGHT), ("edit", "second", RIGHT),
+                  ("submit", "first"), ("submit", "second")]
+        side_by_side(*(lambda who=who: hub.people[who].steps(honest if who in HONEST else ATTACKERS[who])
+                       for who in students))
+        for who in HONEST:
+            for assignment in ("first", "second"):
+                fetched = hub.people[who].user.home / assignment / f"{assignment}.ipynb"
+                assert fetched.is_file(), f"{who} did not fetch {assignment}"
+        yield hub
+    finally:
+        hub.stop()
+        for name in names.values():
+            subprocess.run(["pkill", "-KILL", "-u", name], capture_output=True)
+            subprocess.run(["userdel", "--remove", "--force", name], capture_output=True)
+        for group in groups.values():
+            subprocess.run(["groupdel", group], capture_output=True)
+        kept.__exit__(None, None, None)
+        if (folder / "hub.log").is_file():  # kept for a failure's post-mortem
+            shutil.copy(folder / "hub.log", Path(tempfile.gettempdir()) / "course-class-attacks-hub.log")
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@dataclass
+class Staged:
+    """What the attacks staged side by side were answered, and the one grading round after them."""
+    answers: dict[str, object] = field(default_factory=dict)
+    started: float = 0.0  # when the round's autograde started
+    collected: str = ""
+    error: str = ""  # a step of the round that exited non-zero (every test of the round fails with it)
+    graded: dict = field(default_factory=dict)
+
+    @property
+    def rows(self) -> dict[tuple[str, str], dict[str, str]]:
+        assert not self.error, self.error
+        return self.graded
+
+
+@pytest.fixture(scope="module")
+def staged(hub):
+    """Every independent attack at once, then collect, autograde and export once as the instructor."""
+    staged = Staged()
+    answers = staged.answers
+    planted = [f"/tmp/course-sandbox-planted{secrets.token_hex(2)}", f"/tmp/course-sandbox-link{secrets.token_hex(2)}"]
+
+    def as_another() -> None:
+        eve, bob = hub.people["eve-as"], hub.people["bob"]
+        answers["--student"] = eve.nbgrader("submit", "first", f"--student={bob.name}", check=False)
+        eve.nbgrader("submit", "first", JUPYTERHUB_USER=bob.name, USER=bob.name)
+        blank = (eve.user.home / "first" / "first.ipynb").read_bytes()
+        answers["user field"] = eve.post("first", {"first.ipynb": blank}, user=bob.name)
+
+    def late() -> None:
+        eve = hub.people["eve-late"]
+        (eve.user.home / "second" / "timestamp.txt").write_text("2020-01-01 00:00:00.000000 UTC")
+        eve.nbgrader("submit", "second", "--Exchange.timestamp_format=2020-01-01 00:00:00.000000 UTC")
+
+    def links() -> None:
+        eve = hub.people["eve-links"]
+        folder = eve.user.home / "first"
+        eve.run("mkdir", "-p", str(folder))
+        eve.run("ln", "-s", str(hub.course / "source" / "first" / "first.ipynb"), str(folder / "first.ipynb"))
+        answers["links"] = eve.nbgrader("submit", "first", check=False)  # she cannot read it: nothing sent
+        answers["paths"] = {name: eve.post("first", {name: b"{}"})
+                            for name in ("../../evil.ipynb", "/tmp/evil.ipynb", "a/../../evil.ipynb")}
+
+    def oversized() -> None:
+        eve = hub.people["eve-big"]
+        answers["body"] = eve.post("second", {"second.ipynb": b"x" * (70 << 20)})  # over the 64 MB request limit
+        answers["file"] = eve.post("second", {"second.ipynb": b"{}", "weights.bin": b"\0" * (21 << 20)})
+
+    def plant() -> None:
+        eve = hub.people["eve-tmp"]
+        answers["planted"] = planted
+        eve.run("mkdir", "-m", "777", planted[0])
+        eve.run("sh", "-c", f"echo 1 > {planted[0]}/owner")
+        eve.run("ln", "-s", str(hub.people["instructor"].user.home), planted[1])
+
+    def clashes() -> None:
+        notebook = (hub.course / "release" / "first" / "first.ipynb").read_bytes()  # what fetch gives them
+        for who, files in CLASHES.items():
+            answers[who] = hub.people[who].post("first", {"first.ipynb": notebook, **files})
+        hub.people["alice"].nbgrader("submit", "second")  # a class-mate's new submission after theirs
+
+    try:
+        side_by_side(as_another, late, links, oversized, plant, clashes)
+        staged.started = time.time()
+        try:
+            staged.graded = hub.grades()
+        except AssertionError as error:  # collect or autograde exited non-zero
+            staged.error = str(error)
+        staged.collected = hub.collected
+        yield staged
+    finally:
+        for path in planted:
+            subprocess.run(["rm", "-rf", path], capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def feedback(hub, staged):
+    """The instructor releases feedback after the round; alice fetches hers with nbgrader's fetch_feedback."""
+    released = hub.people["instructor"].course("feedback", check=False)
+    fetched = hub.people["alice"].nbgrader("fetch_feedback", "first", check=False)
+    return released, fetched
+
+
 def assert_honest_grades(hub: ClassHub, rows) -> None:
     """alice and bob: 2 of 2 on first (on time), second graded late (1 day: 10% off)."""
-    for who in ("alice", "bob"):
+    for who in HONEST:
         name = hub.people[who].name
         first, second = rows[(name, "first")], rows[(name, "second")]
         assert (first["status"], first["total"], first["days_late"]) == ("graded", "2", ""), first
         assert (second["status"], second["days_late"], second["total"]) == ("graded", "1", "1.8"), second
 
 
-# -- the attacks -----------------------------------------------------------------------------------
+def storage(hub) -> tuple[set[str], set[str]]:
+    """(names of the files in the service's storage folder, names its database refers to)."""
+    folder = hub.state / "exchange" / "files"
+    on_disk = {path.name for path in folder.iterdir()} if folder.is_dir() else set()
+    with sqlite3.connect(f"file:{hub.state / 'exchange' / 'ngshare.db'}?mode=ro", uri=True) as db:
+        referred = {row[0] for row in db.execute("SELECT actual_name FROM files")}
+    return on_disk, referred
 
 
-def test_a_student_cannot_submit_as_another(hub):
+# -- the attacks staged side by side, graded in one round ------------------------------------------
+
+
+def test_a_student_cannot_submit_as_another(hub, staged):
     """eve submits a blank notebook as bob (nbgrader's --student, JUPYTERHUB_USER, the API's user field): is
     every one refused or filed as eve, and bob's grade his own?"""
-    eve, bob = hub.people["eve"], hub.people["bob"]
-    done = eve.nbgrader("submit", "first", f"--student={bob.name}", check=False)
+    eve, bob = hub.people["eve-as"], hub.people["bob"]
+    done = staged.answers["--student"]
     assert done.returncode != 0 and "not possible" in done.stdout + done.stderr, done.stdout + done.stderr
-    eve.nbgrader("submit", "first", JUPYTERHUB_USER=bob.name, USER=bob.name)
-    blank = base64.b64encode((hub.people["eve"].user.home / "first" / "first.ipynb").read_bytes()).decode()
-    status, answer = eve.api("POST", f"/submission/{COURSE_ID}/first",
-                             data={"user": bob.name, "files": json.dumps([{"path": "first.ipynb",
-                                                                           "content": blank}])})
+    status, answer = staged.answers["user field"]
     assert status == 200, answer
     # what eve may not read: bob's submissions and feedback, the list of submissions
     for path in (f"/submission/{COURSE_ID}/first/{bob.name}", f"/submissions/{COURSE_ID}/first",
@@ -314,18 +487,15 @@ def test_a_student_cannot_submit_as_another(hub):
     assert status in (403, 404)
     # without a token, nothing at all
     assert call("GET", hub.exchange + f"/assignments/{COURSE_ID}")[0] == 401
-    rows = hub.grades()
+    rows = staged.rows
     assert_honest_grades(hub, rows)
     assert rows[(eve.name, "first")]["status"] == "graded" and rows[(eve.name, "first")]["total"] == "0"
 
 
-def test_late_work_cannot_be_made_on_time(hub):
+def test_late_work_cannot_be_made_on_time(hub, staged):
     """eve submits after the due date with a forged timestamp format and her own timestamp.txt: is it late?"""
-    eve = hub.people["eve"]
-    eve.edit("second", RIGHT)
-    (eve.user.home / "second" / "timestamp.txt").write_text("2020-01-01 00:00:00.000000 UTC")
-    eve.nbgrader("submit", "second", "--Exchange.timestamp_format=2020-01-01 00:00:00.000000 UTC")
-    rows = hub.grades()
+    eve = hub.people["eve-late"]
+    rows = staged.rows
     assert_honest_grades(hub, rows)
     row = rows[(eve.name, "second")]
     assert (row["status"], row["days_late"], row["total"]) == ("graded", "1", "1.8"), row
@@ -333,21 +503,15 @@ def test_late_work_cannot_be_made_on_time(hub):
     assert not stamp.startswith("2020"), stamp
 
 
-def test_paths_and_links_cannot_reach_the_instructors_files(hub):
+def test_paths_and_links_cannot_reach_the_instructors_files(hub, staged):
     """eve submits links to the solution and the gradebook, and paths that climb out: is nothing of the
     instructor's in what is collected, and the class collected?"""
-    eve = hub.people["eve"]
-    folder = eve.user.home / "first"
-    eve.run("rm", "-f", str(folder / "first.ipynb"))
-    eve.run("ln", "-s", str(hub.course / "source" / "first" / "first.ipynb"), str(folder / "first.ipynb"))
-    done = eve.nbgrader("submit", "first", check=False)  # her own nbgrader cannot read it: nothing sent
+    eve = hub.people["eve-links"]
+    done = staged.answers["links"]
     assert "734519" not in done.stdout + done.stderr
-    for name in ("../../evil.ipynb", "/tmp/evil.ipynb", "a/../../evil.ipynb"):
-        status, answer = eve.api("POST", f"/submission/{COURSE_ID}/first", data={"files": json.dumps(
-            [{"path": name, "content": base64.b64encode(b"{}").decode()}])})
+    for name, (status, answer) in staged.answers["paths"].items():
         assert status == 400 and "Illegal path" in answer.get("message", ""), (name, status, answer)
-    rows = hub.grades()
-    assert_honest_grades(hub, rows)
+    assert_honest_grades(hub, staged.rows)
     submitted = hub.course / "submitted" / eve.name / "first"
     for path in submitted.rglob("*"):
         assert not path.is_symlink() and (path.is_dir() or path.is_file())
@@ -355,53 +519,85 @@ def test_paths_and_links_cannot_reach_the_instructors_files(hub):
     assert not list(hub.course.parent.glob("evil*")) and not Path("/tmp/evil.ipynb").exists()
 
 
-def test_oversized_and_malformed_submissions_do_not_stop_the_class(hub):
-    """eve sends a body over the service's limit, a file over collect's limit, a submission without a
-    notebook and a notebook that is not JSON: is each refused or quarantined with the reason, and the rest
-    of the class collected and graded?"""
-    eve = hub.people["eve"]
-
-    def post(files: dict[str, bytes]):
-        return eve.api("POST", f"/submission/{COURSE_ID}/second", data={"files": json.dumps(
-            [{"path": name, "content": base64.b64encode(data).decode()} for name, data in files.items()])},
-            timeout=300)
-
-    status, _ = post({"second.ipynb": b"x" * (70 << 20)})  # over the 64 MB request limit
-    assert status in (0, 400, 413), status
-    assert post({"second.ipynb": b"{}", "weights.bin": b"\0" * (21 << 20)})[0] == 200  # one file over 20 MB
-    rows = hub.grades()
-    assert f"{eve.name}: " in hub.collected and "over the limit" in hub.collected, hub.collected
-    assert (hub.course / "quarantine" / "second" / f"{eve.name}.txt").is_file()
-    assert_honest_grades(hub, rows)
-    assert post({"notes.txt": b"no notebook here"})[0] == 200
-    collected = hub.people["instructor"].course("collect").stdout
-    assert "holds no notebook" in collected, collected
-    assert post({"second.ipynb": b"\x00not json at all"})[0] == 200
-    rows = hub.grades()
-    assert_honest_grades(hub, rows)
-    assert rows[(eve.name, "second")]["status"] in ("failed", "graded"), rows[(eve.name, "second")]
-    assert rows[(eve.name, "second")]["total"] == "0"
-
-
-def test_folders_planted_for_the_sandbox_do_not_stop_autograde(hub):
+def test_folders_planted_for_the_sandbox_do_not_stop_autograde(hub, staged):
     """eve plants runtime-like folders and links in /tmp and a changed submission makes autograde run: are
     they left alone, and is the class graded?"""
-    eve = hub.people["eve"]
-    planted = [f"/tmp/course-sandbox-planted{secrets.token_hex(2)}", f"/tmp/course-sandbox-link{secrets.token_hex(2)}"]
-    eve.run("mkdir", "-m", "777", planted[0])
-    eve.run("sh", "-c", f"echo 1 > {planted[0]}/owner")
-    eve.run("ln", "-s", str(hub.people["instructor"].user.home), planted[1])
-    try:
-        eve.edit("second", RIGHT)
-        eve.nbgrader("submit", "second")
-        rows = hub.grades()
-        assert_honest_grades(hub, rows)
-        assert rows[(eve.name, "second")]["status"] == "graded" and rows[(eve.name, "second")]["total"] == "1.8"
-        assert Path(planted[0], "owner").is_file() and Path(planted[1]).is_symlink()
-        assert oct(hub.people["instructor"].user.home.stat().st_mode & 0o777) == oct(0o700)
-    finally:
-        for path in planted:
-            subprocess.run(["rm", "-rf", path], capture_output=True)
+    eve = hub.people["eve-tmp"]
+    rows = staged.rows
+    assert_honest_grades(hub, rows)
+    assert rows[(eve.name, "second")]["status"] == "graded" and rows[(eve.name, "second")]["total"] == "1.8"
+    planted = staged.answers["planted"]
+    assert Path(planted[0], "owner").is_file() and Path(planted[1]).is_symlink()
+    assert oct(hub.people["instructor"].user.home.stat().st_mode & 0o777) == oct(0o700)
+
+
+@pytest.mark.parametrize("who", list(CLASHES), ids=["timestamp-folder", "source-folder", "file-over-folder"])
+def test_file_names_that_clash_with_folders_do_not_stop_collect(hub, staged, who):
+    """eve's submission holds a folder where collect writes a file (or a file named like an earlier file's
+    folder): is it quarantined with the reason, and the rest of the class collected and graded?"""
+    status, answer = staged.answers[who]
+    assert status == 200, answer
+    rows = staged.rows  # collect exited 0 (alice's new submission came after eve's)
+    assert f"{hub.people[who].name}: " in staged.collected, staged.collected
+    assert_honest_grades(hub, rows)
+
+
+def test_code_that_ast_unparse_cannot_handle_does_not_stop_the_report(hub, staged):
+    """eve's right answer carries a 500-term sum (runs in the kernel; ast.unparse recurses too deep): does
+    `make autograde` exit 0 and write every assignment's report?"""
+    eve = hub.people["eve-unparse"]
+    rows = staged.rows  # autograde (and its report) exited 0
+    assert_honest_grades(hub, rows)
+    assert rows[(eve.name, "first")]["total"] == "2"
+    for assignment in ("first", "second"):
+        assert (hub.course / "reports" / f"{assignment}.html").stat().st_mtime >= staged.started, assignment
+
+
+def test_a_kernel_cannot_fill_the_graders_disk(hub, staged):
+    """eve's right answer also allocates 1 GB files in its working folder (a copy on the grader's disk; only
+    the per-file limit applies): is the total capped well below 3 GB, and the class graded?"""
+    eve = hub.people["eve-disk"]
+    assert_honest_grades(hub, staged.rows)
+    graded = json.loads((hub.course / "autograded" / eve.name / "first" / "first.ipynb").read_text())
+    printed = "".join("".join(output.get("text", "")) for cell in graded["cells"]
+                      for output in cell.get("outputs", []))
+    assert "allocated GB:" in printed and "allocated GB: 3" not in printed, printed
+
+
+# -- after the round: feedback, what a student can read, the service's storage ---------------------
+
+
+def test_feedback_reaches_its_student_only(hub, staged, feedback):
+    """The instructor releases feedback through the service: does alice get hers with nbgrader's own
+    fetch_feedback, without the hidden test, and is eve refused bob's?"""
+    released, fetched = feedback
+    assert released.returncode == 0, released.stdout + released.stderr
+    assert "feedback released to the exchange service" in released.stdout, released.stdout
+    assert fetched.returncode == 0, fetched.stdout + fetched.stderr
+    alice, eve, bob = hub.people["alice"], hub.people["eve-as"], hub.people["bob"]
+    pages = list((alice.user.home / "first" / "feedback").rglob("*.html"))
+    assert len(pages) == 1, pages
+    import html
+    import re
+
+    page = html.unescape(re.sub(r"<[^>]+>", "", pages[0].read_text()))  # the text, without the highlighting
+    assert "return 734519" in page and f"assert answer() == {ANSWER}" not in page
+    stamp = (hub.course / "submitted" / bob.name / "first" / ".exchange-source").read_text().strip()
+    status, answer = eve.api("GET", f"/feedback/{COURSE_ID}/first/{bob.name}", params={"timestamp": stamp})
+    assert status == 403 and not answer.get("files"), (status, answer)
+
+
+def test_an_output_that_names_a_hidden_marker_does_not_stop_feedback(hub, staged, feedback):
+    """eve's answer displays JavaScript holding the hidden-test marker (not text/*, so not redacted): does
+    `make feedback` still release every other student's feedback?"""
+    rows = staged.rows
+    assert_honest_grades(hub, rows)
+    assert rows[(hub.people["eve-marker"].name, "first")]["status"] == "graded"  # her page was in the batch
+    released, fetched = feedback
+    assert released.returncode == 0, released.stdout + released.stderr  # make feedback exits 0
+    assert "first: feedback released to the exchange service" in released.stdout, released.stdout
+    assert fetched.returncode == 0, fetched.stdout + fetched.stderr
+    assert list((hub.people["alice"].user.home / "first" / "feedback").rglob("*.html"))
 
 
 SECRET_WALK = r"""
@@ -427,11 +623,11 @@ print("\n".join(found))
 """
 
 
-def test_a_student_reads_nothing_of_the_instructors(hub):
+def test_a_student_reads_nothing_of_the_instructors(hub, feedback):
     """Walking every folder eve's server can reach where course files could be (the course root, this
     repository, the hub's state, /tmp, /srv, /home, /var/tmp, /usr/local/share...), as eve: no solution line,
     no hidden test line, no gradebook?"""
-    eve = hub.people["eve"]
+    eve = hub.people["eve-walk"]  # after the round and feedback: every file the course makes exists
     hidden = f"assert answer() == {ANSWER}"
     secrets_file = hub.folder / "secrets.txt"
     lines = {f"return {ANSWER}", hidden}
@@ -481,28 +677,60 @@ def test_a_student_reads_nothing_of_the_instructors(hub):
     assert done.returncode != 0 and "BEGIN SOLUTION" not in done.stdout
 
 
-def test_feedback_reaches_its_student_only(hub):
-    """The instructor releases feedback through the service: does alice get hers with nbgrader's own
-    fetch_feedback, without the hidden test, and is eve refused bob's?"""
-    if not (hub.course / "grades.csv").is_file():  # (this test run alone)
-        hub.grades()
-    out = hub.people["instructor"].course("feedback").stdout
-    assert "feedback released to the exchange service" in out, out
-    alice, eve, bob = hub.people["alice"], hub.people["eve"], hub.people["bob"]
-    alice.nbgrader("fetch_feedback", "first")
-    pages = list((alice.user.home / "first" / "feedback").rglob("*.html"))
-    assert len(pages) == 1, pages
-    import html
-    import re
-
-    page = html.unescape(re.sub(r"<[^>]+>", "", pages[0].read_text()))  # the text, without the highlighting
-    assert "return 734519" in page and f"assert answer() == {ANSWER}" not in page
-    stamp = (hub.course / "submitted" / bob.name / "first" / ".exchange-source").read_text().strip()
-    status, answer = eve.api("GET", f"/feedback/{COURSE_ID}/first/{bob.name}", params={"timestamp": stamp})
-    assert status == 403 and not answer.get("files"), (status, answer)
+def test_a_failed_upload_leaves_nothing_in_the_services_storage(hub):
+    """eve's upload fails half-way (a NUL in a file's extension makes ngshare's open() raise after it wrote
+    the first file): is the written file removed (else she fills the disk past her quota)?"""
+    eve = hub.people["eve-upload"]
+    on_disk, referred = storage(hub)
+    assert on_disk <= referred, sorted(on_disk - referred)[:5]
+    for _ in range(2):
+        eve.post("first", {"big.bin": b"\0" * (5 << 20), "x.\x00": b"y"})
+    on_disk, referred = storage(hub)
+    assert on_disk <= referred, f"{len(on_disk - referred)} file(s) in storage that no submission owns"
 
 
-def test_grades_survive_a_hub_restart(hub):
+def test_thousands_of_empty_files_are_refused_by_the_service(hub):
+    """eve sends one submission of 50,000 empty files (the byte quota does not see them; the service stalls
+    while it writes them): is it refused, and does the service answer alice meanwhile?"""
+    eve, alice = hub.people["eve-flood"], hub.people["alice"]
+    answers = {}
+    flood = threading.Thread(target=lambda: answers.setdefault(
+        "eve", eve.post("first", {f"f{i}": b"" for i in range(50_000)}, timeout=600)))
+    flood.start()
+    time.sleep(1)
+    started = time.monotonic()
+    assert alice.api("GET", f"/assignments/{COURSE_ID}")[0] == 200
+    waited = time.monotonic() - started
+    flood.join()
+    assert answers["eve"][0] in (400, 413), answers["eve"]
+    assert waited < 10, f"alice waited {waited:.1f} s for the list of assignments"
+
+
+# -- sequences: upload, collect, upload again; a hub restart -----------------------------------------
+
+
+def test_oversized_and_malformed_submissions_do_not_stop_the_class(hub, staged):
+    """eve sends a body over the service's limit, a file over collect's limit, a submission without a
+    notebook and a notebook that is not JSON, one after the other: is each refused or quarantined with the
+    reason, and the rest of the class collected and graded?"""
+    eve = hub.people["eve-big"]
+    assert staged.answers["body"][0] in (0, 400, 413), staged.answers["body"]
+    assert staged.answers["file"][0] == 200, staged.answers["file"]  # one file over 20 MB
+    rows = staged.rows
+    assert f"{eve.name}: " in staged.collected and "over the limit" in staged.collected, staged.collected
+    assert (hub.course / "quarantine" / "second" / f"{eve.name}.txt").is_file()
+    assert_honest_grades(hub, rows)
+    assert eve.post("second", {"notes.txt": b"no notebook here"})[0] == 200
+    collected = hub.people["instructor"].course("collect").stdout
+    assert "holds no notebook" in collected, collected
+    assert eve.post("second", {"second.ipynb": b"\x00not json at all"})[0] == 200
+    rows = hub.grades()
+    assert_honest_grades(hub, rows)
+    assert rows[(eve.name, "second")]["status"] in ("failed", "graded"), rows[(eve.name, "second")]
+    assert rows[(eve.name, "second")]["total"] == "0"
+
+
+def test_grades_survive_a_hub_restart(hub, staged):
     """After autograde, the hub is stopped and started again (make hub: prepare chmods the course) and the
     instructor exports and collects again: is every grade as it was?"""
     rows = hub.grades()
