@@ -2,7 +2,7 @@
 
 Every case of ``hostile_submissions.HOSTILE`` is one student's submission of
 homework 1 (tanh), built from the released notebook. One course and ONE
-autograde run with two workers grade them all, with two honest students
+autograde run with four workers grade them all, with two honest students
 around them (one of them also submits homework 2); the tests then read
 grades.csv, the gradebook, the graded notebooks and the feedback.
 """
@@ -30,6 +30,7 @@ pytestmark = pytest.mark.slow
 
 ASSIGNMENT, OTHER = "tanh", "augmentation"
 CELL_TIMEOUT = 20  # seconds per cell here (the course's is longer): bounds the loops
+JOBS = 4  # on two cores: many cases wait (sleeping loops, dead kernels), which two workers would leave idle
 HONEST = ["honest_before", "honest_after"]  # sorted around the hostile students
 CASES = {case.name: case for case in HOSTILE}
 
@@ -51,7 +52,7 @@ def monkeypatch_module():
 
 @pytest.fixture(scope="module")
 def battery(make_course, make_submission, source_answers, sandboxed):
-    """The course after one autograde run (JOBS=2) over every hostile case, and feedback."""
+    """The course after one autograde run (JOBS=4) over every hostile case, and feedback."""
     course = make_course(ASSIGNMENT, OTHER)
     release(course)
     answers = source_answers(course, ASSIGNMENT)
@@ -74,9 +75,9 @@ def battery(make_course, make_submission, source_answers, sandboxed):
     protected = snapshot(course, ["source", "release", "nbgrader_config.py"])
 
     started = time.monotonic()
-    results = autograde(course, jobs=2, options=GradingOptions(timeout=CELL_TIMEOUT))
+    results = autograde(course, jobs=JOBS, options=GradingOptions(timeout=CELL_TIMEOUT))
     seconds = time.monotonic() - started
-    print(f"\nadversarial battery: {len(results)} submissions graded in {seconds:.0f} s with JOBS=2")
+    print(f"\nadversarial battery: {len(results)} submissions graded in {seconds:.0f} s with JOBS={JOBS}")
     feedback(course)
     return course, {(r.assignment, r.student): r for r in results}, protected
 
@@ -260,7 +261,7 @@ def test_a_reviewed_flag_reaches_grades_csv_without_regrading(battery):
                 grade.manual_score = decided.get(grade.name, grade.auto_score)
                 grade.needs_manual_grade = False
         gradebook.db.commit()
-    again = autograde(course, jobs=2, options=GradingOptions(timeout=CELL_TIMEOUT))
+    again = autograde(course, jobs=JOBS, options=GradingOptions(timeout=CELL_TIMEOUT))
     assert {(r.assignment, r.student): r for r in again} == results  # nothing graded again
     row = next(row for row in read_grades(course) if row["student_id"] == student)
     expected = sum(decided.values()) + sum(score for name, score in results[ASSIGNMENT, student].cell_scores.items()

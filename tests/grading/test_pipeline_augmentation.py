@@ -107,7 +107,7 @@ def graded(make_course, make_submission, source_answers):
     correct = source_answers(course, ASSIGNMENT)
     for student, (mistakes, _) in FAULTY.items():
         make_submission(course, student, ASSIGNMENT, with_mistakes(correct, mistakes))
-    results = autograde(course, options=GradingOptions(timeout=CELL_TIMEOUT))
+    results = autograde(course, jobs=2, options=GradingOptions(timeout=CELL_TIMEOUT))
     return course, {result.student: result for result in results}
 
 

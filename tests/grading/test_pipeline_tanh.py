@@ -85,7 +85,7 @@ def graded(make_course, make_submission, source_answers):
     correct = source_answers(course, ASSIGNMENT)
     for student, (broken, _) in FAULTY.items():
         make_submission(course, student, ASSIGNMENT, {**correct, **broken})
-    results = autograde(course, options=GradingOptions(timeout=CELL_TIMEOUT))
+    results = autograde(course, jobs=2, options=GradingOptions(timeout=CELL_TIMEOUT))
     feedback(course)
     return course, {result.student: result for result in results}
 

@@ -1,7 +1,7 @@
 """Can a student who read the course's source earn points for wrong code? (issue 23, the red-team battery)
 
 Every trick of ``red_team_tricks`` is graded beside its wrong code alone: one
-course, ONE autograde run with two workers over both homeworks. The rule: a
+course, ONE autograde run with four workers over both homeworks. The rule: a
 trick is flagged for a person, or it scores no more than the same wrong code
 without it; a trick against the forbidden-call rule may earn what a correct
 function earns (issue 23, item 4). A table of every trick's points is printed
@@ -27,6 +27,9 @@ from course_utils.grading.pipeline import GradingOptions, autograde, release
 from red_team_tricks import AUGMENTATION, TANH, UNPICKLED_MARKER, Trick, tricks
 
 CELL_TIMEOUT = 20  # seconds per cell here: bounds the tricks that hog time
+# Four workers on two cores: many tricks wait (sleeps, dead kernels, time limits), so two leave the cores idle
+# (the battery: 144 s with two, 88 s with four, one after the other at load average 3-4).
+JOBS = 4
 
 
 def todays_tanh_inputs() -> list[torch.Tensor]:
@@ -103,7 +106,7 @@ def trick_student(trick: Trick) -> str:
 
 @pytest.fixture(scope="module")
 def battery(make_course, source_answers, sandboxed):
-    """Every trick and every wrong code alone, graded in one autograde run (JOBS=2); {student: result}."""
+    """Every trick and every wrong code alone, graded in one autograde run (JOBS=4); {student: result}."""
     course = make_course(TANH, AUGMENTATION)
     release(course)
     answers_of = {name: source_answers(course, name) for name in (TANH, AUGMENTATION)}
@@ -123,7 +126,7 @@ def battery(make_course, source_answers, sandboxed):
         Path(UNPICKLED_MARKER.format(name=trick.name)).unlink(missing_ok=True)
 
     started = time.monotonic()
-    results = {r.student: r for r in autograde(course, jobs=2, options=GradingOptions(timeout=CELL_TIMEOUT))}
+    results = {r.student: r for r in autograde(course, jobs=JOBS, options=GradingOptions(timeout=CELL_TIMEOUT))}
     seconds = time.monotonic() - started
     table = [{"trick": trick.name, "homework": trick.homework, "wrong": trick.wrong.name,
               "alone": results[alone_student(trick)].auto_score, "with_trick": results[trick_student(trick)].auto_score,
@@ -134,7 +137,7 @@ def battery(make_course, source_answers, sandboxed):
     (course.parent / "red_team.json").write_text(report)
     if os.environ.get("RED_TEAM_TABLE"):  # a copy that outlives pytest's temporary folders
         Path(os.environ["RED_TEAM_TABLE"]).write_text(report)
-    print(f"\nred-team battery: {len(results)} submissions graded in {seconds:.0f} s with JOBS=2 "
+    print(f"\nred-team battery: {len(results)} submissions graded in {seconds:.0f} s with JOBS={JOBS} "
           f"({'sandbox' if sandboxed else 'no sandbox'}); table in {course.parent / 'red_team.json'}")
     for row in table:
         print(f"  {row['trick']:<36} {row['homework']:<12} alone {row['alone']:>5}  trick {row['with_trick']:>5}"
