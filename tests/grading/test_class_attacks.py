@@ -8,8 +8,9 @@ JupyterHub token (got with their password, as their server's would be) and
 their own Unix rights, with the role's settings (``roles/<role>/``): students
 with nbgrader's own fetch and submit (the command line where the attack is a
 command line; else nbgrader's exchange classes as the Assignments tab calls
-them, one process per student), the instructor with ``python -m
-course_utils.grading`` (what the make targets run). The homework is the tiny
+them, one process per student), or with the service's API where the attack is
+a request or a notebook's content (what nbgrader's client sends), the
+instructor with ``python -m course_utils.grading`` (what the make targets run). The homework is the tiny
 torch-free one of ``conftest.tiny_notebook`` (2 points) in two assignments:
 ``first`` (due next year) and ``second`` (due an hour ago).
 
@@ -62,7 +63,8 @@ RIGHT = "def answer():\n    return 734519"
 COURSE_ID = "deep-learning-course"
 HONEST = ("alice", "bob")
 # One attacker per attack (a student of the roster like the others), and what it does before the
-# attack itself: (step, assignment[, source]) run as the student by STUDENT_STEPS.
+# attack itself: (step, assignment[, source]) run as the student by STUDENT_STEPS. An attack that is the
+# notebook's content is sent as nbgrader's client sends it (ANSWERS: the released notebook answered).
 JS_MARKER = ("\nfrom IPython.display import display\n"
              "display({'application/javascript': 'var note = \"BEGIN HIDDEN TESTS\";', 'text/plain': 'x'}, raw=True)")
 FILL_DISK = ("\nimport os\nmade = 0\nfor i in range(3):\n    try:\n"
@@ -74,15 +76,18 @@ ATTACKERS: dict[str, list[tuple[str, ...]]] = {
     "eve-late": [("fetch", "second"), ("edit", "second", RIGHT)],  # forges her submission's time
     "eve-links": [],  # links and climbing paths to the instructor's files
     "eve-big": [],  # oversized and malformed uploads, one after the other
-    "eve-tmp": [("fetch", "second"), ("edit", "second", RIGHT), ("submit", "second")],  # plants folders in /tmp
+    "eve-tmp": [],  # plants folders in /tmp, then submits a right answer
     "eve-clash-ts": [], "eve-clash-src": [], "eve-clash-file": [],  # names that clash with collect's folders
-    "eve-marker": [("fetch", "first"), ("edit", "first", RIGHT + JS_MARKER), ("submit", "first")],
-    "eve-unparse": [("fetch", "first"), ("edit", "first", RIGHT + "\nnoise = " + "+".join(["1"] * 500)),
-                    ("submit", "first")],
-    "eve-disk": [("fetch", "first"), ("edit", "first", RIGHT + FILL_DISK), ("submit", "first")],
+    "eve-marker": [], "eve-unparse": [], "eve-disk": [],  # their answers (ANSWERS)
     "eve-upload": [],  # an upload that fails half-way
     "eve-flood": [],  # 50,000 empty files
     "eve-walk": [],  # reads what her server can reach
+}
+ANSWERS = {  # attacker: (assignment, the solution cell's source)
+    "eve-tmp": ("second", RIGHT),
+    "eve-marker": ("first", RIGHT + JS_MARKER),
+    "eve-unparse": ("first", RIGHT + "\nnoise = " + "+".join(["1"] * 500)),
+    "eve-disk": ("first", RIGHT + FILL_DISK),
 }
 CLASHES = {
     "eve-clash-ts": {"timestamp.txt/x": b"a folder named like the file collect writes"},
@@ -420,6 +425,17 @@ def staged(hub):
         eve.run("mkdir", "-m", "777", planted[0])
         eve.run("sh", "-c", f"echo 1 > {planted[0]}/owner")
         eve.run("ln", "-s", str(hub.people["instructor"].user.home), planted[1])
+        answer("eve-tmp")
+
+    def answer(who: str) -> None:
+        """``who``'s answer sent as nbgrader's submit sends the notebook (the attack is its content)."""
+        assignment, source = ANSWERS[who]
+        notebook = nbformat.read(hub.course / "release" / assignment / f"{assignment}.ipynb", as_version=4)
+        for cell in notebook.cells:
+            if cell.metadata.get("nbgrader", {}).get("grade_id") == "answer":
+                cell.source = source
+        answers[who] = hub.people[who].post(assignment, {f"{assignment}.ipynb": nbformat.writes(notebook).encode()})
+        assert answers[who][0] == 200, answers[who]
 
     def clashes() -> None:
         notebook = (hub.course / "release" / "first" / "first.ipynb").read_bytes()  # what fetch gives them
@@ -428,7 +444,8 @@ def staged(hub):
         hub.people["alice"].nbgrader("submit", "second")  # a class-mate's new submission after theirs
 
     try:
-        side_by_side(as_another, late, links, oversized, plant, clashes)
+        side_by_side(as_another, late, links, oversized, plant, clashes,
+                     *(lambda who=who: answer(who) for who in ANSWERS if who != "eve-tmp"), workers=6)
         staged.started = time.time()
         try:
             staged.graded = hub.grades()
@@ -600,9 +617,11 @@ def test_an_output_that_names_a_hidden_marker_does_not_stop_feedback(hub, staged
     assert list((hub.people["alice"].user.home / "first" / "feedback").rglob("*.html"))
 
 
+# Searched as bytes, not as decoded text: ASCII never takes part in a decoding error, so this finds every
+# secret the text would show, at a fifth of the time (the walk reads over a GB).
 SECRET_WALK = r"""
 import os, sys
-secrets = [line for line in open(sys.argv[1]).read().split("\n") if line]
+secrets = [line.encode() for line in open(sys.argv[1], "rb").read().decode().split("\n") if line]
 roots = sys.argv[2:]
 found, readable = [], 0
 for root in roots:
@@ -613,11 +632,11 @@ for root in roots:
             try:
                 if os.path.islink(path) or not os.path.isfile(path) or os.path.getsize(path) > 5_000_000:
                     continue
-                data = open(path, "rb").read().decode("utf-8", "replace")
+                data = open(path, "rb").read()
             except OSError:
                 continue
             readable += 1
-            found += [f"{os.stat(path).st_uid}\t{path}\t{secret}" for secret in secrets if secret in data]
+            found += [f"{os.stat(path).st_uid}\t{path}\t{secret.decode()}" for secret in secrets if secret in data]
 print(readable)
 print("\n".join(found))
 """
