@@ -71,6 +71,9 @@ FILL_DISK = ("\nimport os\nmade = 0\nfor i in range(3):\n    try:\n"
              "        fd = os.open(f'fill{i}', os.O_CREAT | os.O_WRONLY, 0o600)\n"
              "        os.posix_fallocate(fd, 0, 1 << 30)\n        os.close(fd)\n        made += 1\n"
              "    except OSError:\n        break\nprint('allocated GB:', made)")
+# The honest students fetch both, answer them right, and submit (second: after its due date).
+HONEST_STEPS = [("fetch", "first"), ("fetch", "second"), ("edit", "first", RIGHT), ("edit", "second", RIGHT),
+                ("submit", "first"), ("submit", "second")]
 ATTACKERS: dict[str, list[tuple[str, ...]]] = {
     "eve-as": [("fetch", "first")],  # submits as bob
     "eve-late": [("fetch", "second"), ("edit", "second", RIGHT)],  # forges her submission's time
@@ -347,16 +350,6 @@ def hub():
         instructor = hub.people["instructor"]
         out = instructor.course("release").stdout
         assert "first: released in the exchange service" in out, out
-        # The honest students fetch both, answer them right, and submit (second: after its due date); each
-        # attacker does what its attack needs first.
-        honest = [("fetch", "first"), ("fetch", "second"), ("edit", "first", RIGHT), ("edit", "second", RIGHT),
-                  ("submit", "first"), ("submit", "second")]
-        side_by_side(*(lambda who=who: hub.people[who].steps(honest if who in HONEST else ATTACKERS[who])
-                       for who in students))
-        for who in HONEST:
-            for assignment in ("first", "second"):
-                fetched = hub.people[who].user.home / assignment / f"{assignment}.ipynb"
-                assert fetched.is_file(), f"{who} did not fetch {assignment}"
         yield hub
     finally:
         hub.stop()
@@ -388,13 +381,15 @@ class Staged:
 
 @pytest.fixture(scope="module")
 def staged(hub):
-    """Every independent attack at once, then collect, autograde and export once as the instructor."""
+    """The honest students' work and every independent attack at once, then collect, autograde and export
+    once as the instructor."""
     staged = Staged()
     answers = staged.answers
     planted = [f"/tmp/course-sandbox-planted{secrets.token_hex(2)}", f"/tmp/course-sandbox-link{secrets.token_hex(2)}"]
 
     def as_another() -> None:
         eve, bob = hub.people["eve-as"], hub.people["bob"]
+        eve.steps(ATTACKERS["eve-as"])
         answers["--student"] = eve.nbgrader("submit", "first", f"--student={bob.name}", check=False)
         eve.nbgrader("submit", "first", JUPYTERHUB_USER=bob.name, USER=bob.name)
         blank = (eve.user.home / "first" / "first.ipynb").read_bytes()
@@ -402,6 +397,7 @@ def staged(hub):
 
     def late() -> None:
         eve = hub.people["eve-late"]
+        eve.steps(ATTACKERS["eve-late"])
         (eve.user.home / "second" / "timestamp.txt").write_text("2020-01-01 00:00:00.000000 UTC")
         eve.nbgrader("submit", "second", "--Exchange.timestamp_format=2020-01-01 00:00:00.000000 UTC")
 
@@ -441,11 +437,21 @@ def staged(hub):
         notebook = (hub.course / "release" / "first" / "first.ipynb").read_bytes()  # what fetch gives them
         for who, files in CLASHES.items():
             answers[who] = hub.people[who].post("first", {"first.ipynb": notebook, **files})
+        prepared["alice"].result()
         hub.people["alice"].nbgrader("submit", "second")  # a class-mate's new submission after theirs
 
     try:
-        side_by_side(as_another, late, links, oversized, plant, clashes,
-                     *(lambda who=who: answer(who) for who in ANSWERS if who != "eve-tmp"), workers=6)
+        # the honest students' work and every attack at the same time (each by its own users)
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            prepared = {who: pool.submit(hub.people[who].steps, HONEST_STEPS) for who in HONEST}
+            attacks = [pool.submit(action) for action in (as_another, late, links, oversized, plant, clashes)]
+            attacks += [pool.submit(answer, who) for who in ANSWERS if who != "eve-tmp"]
+            for future in [*prepared.values(), *attacks]:
+                future.result()
+        for who in HONEST:
+            for assignment in ("first", "second"):
+                fetched = hub.people[who].user.home / assignment / f"{assignment}.ipynb"
+                assert fetched.is_file(), f"{who} did not fetch {assignment}"
         staged.started = time.time()
         try:
             staged.graded = hub.grades()
