@@ -8,6 +8,8 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+import pytest
+
 from course_utils.grading import exchange
 
 COURSE = Path(__file__).resolve().parents[2] / "assignments"

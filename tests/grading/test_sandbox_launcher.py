@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from course_utils.grading import sandbox_launcher
 
@@ -34,3 +35,17 @@ def test_launcher_run_isolated_imports_only_the_standard_library_and_its_sandbox
     imported = result.stdout.split()
     assert {"course_utils.grading.sandbox_command", "course_utils.grading.sandbox_cgroups"} <= set(imported)
     assert [module for module in imported if not _is_allowed(module)] == []
+
+
+def test_launcher_runs_for_an_account_that_cannot_list_the_repository(unix_users):
+    """The hub closes the repository's root to other accounts (``course_hub.py prepare``: mode o=x), and an
+    instructor may not be in its group: does the launcher, run by such an account, still find its modules?"""
+    from unix_users import top_level_permissions_kept
+
+    repository = Path(sandbox_launcher.__file__).resolve().parents[2]
+    python, *flags, launcher = sandbox_launcher.kernelspec_argv(sys.executable)[:4]
+    user = unix_users.add("launch")
+    with top_level_permissions_kept(repository):
+        repository.chmod(0o711)  # others may pass through, not list (root itself is not held back by modes)
+        done = user.run([python, *flags, launcher], check=False, cwd=user.home)
+    assert done.returncode != 0 and "usage:" in done.stderr, done.stderr
