@@ -10,6 +10,7 @@ instead of five).
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 from collections.abc import Mapping
@@ -53,6 +54,38 @@ def make_course(tmp_path_factory):
             shutil.copytree(COURSE / "source" / name, course / "source" / name,
                             ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
         return course
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def make_released_course(make_course, tmp_path_factory):
+    """``make_released_course(*assignments)``: a copy of the course with those assignments released, to grade in.
+
+    ``nbgrader generate_assignment`` runs once per set of assignments and test run, shared by pytest-xdist's
+    workers (a file lock; the first to ask releases); every caller gets a copy of its own.
+    """
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")  # the same in every worker of one run
+    shared = (tmp_path_factory.getbasetemp().parent / f"released-{run}" if run
+              else tmp_path_factory.getbasetemp() / "released")
+    shared.mkdir(exist_ok=True)
+
+    def make(*assignments: str) -> Path:
+        from course_utils.grading.pipeline import release
+
+        key = "-".join(sorted(assignments)) or "all"
+        released = shared / key / "assignments"
+        with open(shared / f"{key}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+            if not (shared / key / "complete").exists():
+                shutil.rmtree(shared / key, ignore_errors=True)
+                course = make_course(*assignments)
+                release(course)
+                shutil.copytree(course, released, symlinks=True)
+                (shared / key / "complete").touch()
+        copy = tmp_path_factory.mktemp("released") / "assignments"
+        shutil.copytree(released, copy, symlinks=True)
+        return copy
 
     return make
 

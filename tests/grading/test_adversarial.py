@@ -21,7 +21,7 @@ import pytest
 from course_utils.grading import sandbox
 from course_utils.grading.markers import HIDDEN, MARKER, Markers
 from course_utils.grading.parallel import batch_processes
-from course_utils.grading.pipeline import GradingOptions, autograde, feedback, points, read_grades, release
+from course_utils.grading.pipeline import GradingOptions, autograde, feedback, points, read_grades
 from hostile_submissions import FULL, HOSTILE, Assignment
 from conftest import sandbox_unavailable
 
@@ -51,10 +51,9 @@ def monkeypatch_module():
 
 
 @pytest.fixture(scope="module")
-def battery(make_course, make_submission, source_answers, sandboxed):
+def battery(make_released_course, make_submission, source_answers, sandboxed):
     """The course after one autograde run (JOBS=4) over every hostile case, and feedback."""
-    course = make_course(ASSIGNMENT, OTHER)
-    release(course)
+    course = make_released_course(ASSIGNMENT, OTHER)
     answers = source_answers(course, ASSIGNMENT)
     assignment = Assignment(
         name=ASSIGNMENT,

@@ -15,7 +15,7 @@ import nbformat
 import pytest
 
 from course_utils.grading import sandbox
-from course_utils.grading.pipeline import GradingOptions, autograde, read_grades, release
+from course_utils.grading.pipeline import GradingOptions, autograde, read_grades
 from honest_submissions import HONEST, Homework
 from conftest import sandbox_unavailable
 
@@ -34,13 +34,12 @@ def test_the_corpus_is_big_and_covers_both_homeworks():
 
 
 @pytest.fixture(scope="module")
-def graded(make_course, source_answers):
+def graded(make_released_course, source_answers):
     """Every corpus submission graded: one autograde batch per homework, two workers."""
     with pytest.MonkeyPatch.context() as patch:
         if sandbox_unavailable():
             patch.setenv(sandbox.SWITCH_ENV, "off")
-        course = make_course("tanh", "augmentation")
-        release(course)
+        course = make_released_course("tanh", "augmentation")
         results, seconds = {}, {}
         for assignment in ("tanh", "augmentation"):
             hw = Homework(assignment, nbformat.read(course / "release" / assignment / f"{assignment}.ipynb",

@@ -133,7 +133,6 @@ def test_a_lying_result_cannot_pass():
 
 def test_patching_the_checks_modules_changes_nothing_the_runner_does(monkeypatch):
     """Do the probes run from a fresh copy of the checks, whatever the submission did to the imported ones?"""
-    import dataclasses
     import sys
 
     import course_utils.homework_checks as package
@@ -203,14 +202,12 @@ def test_markers_come_from_nbgraders_configuration():
 
 
 @pytest.mark.slow
-def test_grading_never_unpickles_what_the_kernel_sends(make_course, make_submission, source_answers, monkeypatch):
+def test_grading_never_unpickles_what_the_kernel_sends(make_released_course, make_submission, source_answers, monkeypatch):
     """With pickle and torch.load refusing to run in the grader, is a correct submission still graded in full?"""
     from course_utils.grading.grading_worker import run_autograde_in_process
-    from course_utils.grading.pipeline import release
     from course_utils.grading.submission import grade_submission
 
-    course = make_course("tanh")
-    release(course)
+    course = make_released_course("tanh")
     make_submission(course, "alice", "tanh", source_answers(course, "tanh"))
 
     def refuse(*args, **kwargs):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from course_utils.grading.pipeline import GradingOptions, autograde, release
+from course_utils.grading.pipeline import GradingOptions, autograde
 from conftest import COURSE
 from course_utils.grading.markers import HIDDEN, SOLUTION, Markers
 from expected_scores import assert_graded_with
@@ -97,10 +97,9 @@ def with_mistakes(answers: dict[str, str], mistakes) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def graded(make_course, make_submission, source_answers):
+def graded(make_released_course, make_submission, source_answers):
     """The augmentation course released, with every submission above autograded."""
-    course = make_course(ASSIGNMENT)
-    release(course)
+    course = make_released_course(ASSIGNMENT)
     source = course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
     make_submission(course, "source_as_is", ASSIGNMENT, notebook=source)
     make_submission(course, "blank", ASSIGNMENT)

@@ -16,7 +16,7 @@ import nbformat
 import pytest
 
 from course_utils.grading.pipeline import (
-    GradingOptions, autograde, feedback, read_grades, release)
+    GradingOptions, autograde, feedback, read_grades)
 from conftest import COURSE
 from course_utils.grading.markers import HIDDEN, MARKER, SOLUTION, Markers
 from expected_scores import assert_graded_with
@@ -75,10 +75,9 @@ MARKERS = Markers.for_course(COURSE)
 
 
 @pytest.fixture(scope="module")
-def graded(make_course, make_submission, source_answers):
+def graded(make_released_course, make_submission, source_answers):
     """The tanh course released, with every submission above autograded and feedback generated."""
-    course = make_course(ASSIGNMENT)
-    release(course)
+    course = make_released_course(ASSIGNMENT)
     source = course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
     make_submission(course, "source_as_is", ASSIGNMENT, notebook=source)
     make_submission(course, "blank", ASSIGNMENT)

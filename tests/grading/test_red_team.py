@@ -23,7 +23,7 @@ import pytest
 import torch
 
 from course_utils.grading import sandbox
-from course_utils.grading.pipeline import GradingOptions, autograde, release
+from course_utils.grading.pipeline import GradingOptions, autograde
 from red_team_tricks import AUGMENTATION, TANH, UNPICKLED_MARKER, Trick, tricks
 
 CELL_TIMEOUT = 20  # seconds per cell here: bounds the tricks that hog time
@@ -105,10 +105,9 @@ def trick_student(trick: Trick) -> str:
 
 
 @pytest.fixture(scope="module")
-def battery(make_course, source_answers, sandboxed):
+def battery(make_released_course, source_answers, sandboxed):
     """Every trick and every wrong code alone, graded in one autograde run (JOBS=4); {student: result}."""
-    course = make_course(TANH, AUGMENTATION)
-    release(course)
+    course = make_released_course(TANH, AUGMENTATION)
     answers_of = {name: source_answers(course, name) for name in (TANH, AUGMENTATION)}
     release_of = {name: nbformat.read(course / "release" / name / f"{name}.ipynb", as_version=4)
                   for name in (TANH, AUGMENTATION)}
