@@ -390,6 +390,7 @@ def staged(hub):
     def as_another() -> None:
         eve, bob = hub.people["eve-as"], hub.people["bob"]
         eve.steps(ATTACKERS["eve-as"])
+        prepared["bob"].result()  # after bob's own submission: one filed as his would be his latest
         answers["--student"] = eve.nbgrader("submit", "first", f"--student={bob.name}", check=False)
         eve.nbgrader("submit", "first", JUPYTERHUB_USER=bob.name, USER=bob.name)
         blank = (eve.user.home / "first" / "first.ipynb").read_bytes()
