@@ -74,6 +74,9 @@ def pytest_configure(config):
     os.environ["COURSE_DATA_DIR"] = str(workdir / "data")
     os.environ["COURSE_ARTIFACTS_DIR"] = str(workdir / "artifacts")
     os.environ["COURSE_QUICK_RUN"] = "1"
+    # Tests never touch the machine's own nbgrader exchange (/usr/local/share/nbgrader/exchange, used when
+    # it exists; on a class server it does, and belongs to someone else): a release goes to this one.
+    os.environ["COURSE_EXCHANGE"] = str(workdir / "exchange")
 
 
 def pytest_collection_modifyitems(config, items):

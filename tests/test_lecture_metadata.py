@@ -20,7 +20,10 @@ def test_metadata_is_what_the_course_kernel_reports(path):
     notebook = json.loads(path.read_text(encoding="utf-8"))
     metadata = notebook["metadata"]
     assert metadata["kernelspec"] == {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
-    assert metadata["language_info"] == IPythonKernel.language_info
+    # The Python version is the one that last ran the notebook: a contributor's may differ in its last digits.
+    stored = {key: value for key, value in metadata["language_info"].items() if key != "version"}
+    assert stored == {key: value for key, value in IPythonKernel.language_info.items() if key != "version"}
+    assert tuple(map(int, metadata["language_info"]["version"].split(".")[:2])) >= (3, 11)
 
 
 @pytest.mark.parametrize("path", LECTURES, ids=lambda path: path.name)
