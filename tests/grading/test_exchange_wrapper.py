@@ -1,6 +1,6 @@
 """The ngshare wrapper's upload checks (deploy/jupyterhub/exchange_service.py), without a hub (issue 27).
 
-The real service under the real hub is attacked in test_class_attacks_more.py
+The real service under the real hub is attacked in test_class_attacks.py
 (root only); here, ngshare's own upload code with the wrapper's changes, on a
 temporary database and storage folder.
 """
