@@ -88,7 +88,7 @@ test: install sandbox-for-tests chromium
 	$(if $(BROWSER_TESTS),OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(BIN)/python -m pytest -n 2 --dist loadfile -rs $(BROWSER_TESTS))
 
 # While editing: the tests that need no kernel, no root and no browser (pytest
-# markers slow, root, browser; README, "For CI"), in about a minute.
+# markers slow, root, browser; README, "For CI"), in under half a minute.
 test-fast: install
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(BIN)/python -m pytest -m "not slow and not root and not browser" -p no:xdist --durations=5 $(PYTEST_ARGS)
 

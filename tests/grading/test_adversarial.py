@@ -72,6 +72,9 @@ def battery(make_released_course, make_submission, source_answers, sandboxed):
         make_submission(course, student, ASSIGNMENT, answers)
     make_submission(course, HONEST[0], OTHER, source_answers(course, OTHER))
     protected = snapshot(course, ["source", "release", "nbgrader_config.py"])
+    # The marker a hostile case tries to write outside its sandbox: one left by an earlier run (an unsandboxed
+    # experiment) must not count against this one.
+    Path("/tmp/WRITTEN_BY_STUDENT").unlink(missing_ok=True)
 
     started = time.monotonic()
     results = autograde(course, jobs=JOBS, options=GradingOptions(timeout=CELL_TIMEOUT))
