@@ -22,6 +22,7 @@ import os
 import secrets
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -200,3 +201,24 @@ def top_level_permissions_kept(*roots: Path):
             with contextlib.suppress(OSError):
                 os.chown(path, -1, gid)
                 os.chmod(path, mode)
+
+
+def kill_processes_naming(folder: Path) -> list[int]:
+    """Kill (SIGKILL) every process whose command line names ``folder``; return their pids.
+
+    A hub's managed services (the exchange service) run in sessions of their own: stopping the hub's
+    process group leaves them running when the hub does not stop them itself (it was killed, or timed out).
+    Their command lines name the hub's state folder, which is how a test finds them afterwards.
+    """
+    killed = []
+    needle = str(folder).encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if needle in (entry / "cmdline").read_bytes():
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed.append(int(entry.name))
+        except (OSError, ProcessLookupError):
+            continue
+    return killed
