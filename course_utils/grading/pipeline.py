@@ -70,9 +70,9 @@ def autograde(course: Path, jobs: int = 1, options: GradingOptions = GradingOpti
     submission unchanged since it was last graded is not graded again, and an
     interrupted run resumes where it stopped (:mod:`course_utils.grading.parallel`).
     With ``warm`` (where :func:`.grading_worker.warm_workers_unavailable` allows)
-    the batch's workers are long-lived processes whose kernels are started ahead
-    (:mod:`course_utils.grading.grading_worker`); otherwise each submission gets
-    its own nbgrader run and kernel. The grades are the same.
+    the batch's workers are long-lived processes that run nbgrader in-process, with
+    kernels started ahead as root (:mod:`course_utils.grading.grading_worker`);
+    otherwise each submission gets its own nbgrader run and kernel. The grades are the same.
     """
     try:
         sandbox.check_options(options)
