@@ -3,10 +3,12 @@
 Started by :class:`course_utils.grading.warm_kernels.WarmKernelPool`, one per
 grading worker::
 
-    python -c "from course_utils.grading.kernel_zygote import serve; serve()"
+    python -c "from course_utils.grading.kernel_zygote import serve; serve()" MODULE ...
 
-It imports ipykernel, torch, torchvision, course_utils and the grading checks
-(:data:`PRELOADED`, ≈3 CPU-s that every fresh kernel pays otherwise), runs no
+It imports what the course's kernels need (:func:`preloads_for_course`):
+ipykernel, and for a course built on torch also torch, torchvision,
+course_utils and the grading checks (≈3 CPU-s that every fresh kernel pays
+otherwise; a course that never names torch does not pay them), runs no
 torch operation (forking after one that started thread pools hangs the child)
 and never runs student code. Then, for each line it reads on stdin, a JSON
 request ``{"placeholder": pid, "connection_file": ..., "cgroups": [...],
@@ -40,16 +42,19 @@ import importlib
 import json
 import os
 import pkgutil
+import re
 import sys
+from pathlib import Path
 
 from .sandbox_command import KERNEL_ARGS
 from .sandbox_limits import Limits
 
-# What a grading kernel imports (torchvision imports torch._dynamo, which the
-# checks' dispatch mode and torch.optim need): imported once here, not per kernel.
-PRELOADED = (
-    "ipykernel.kernelapp",
-    "ipykernel.ipkernel",
+# What every grading kernel imports: imported once here, not per kernel.
+PRELOADED = ("ipykernel.kernelapp", "ipykernel.ipkernel")
+# What a kernel grading a course built on torch imports (torchvision imports torch._dynamo, which the
+# checks' dispatch mode and torch.optim need), ≈3 CPU-s: preloaded for such a course only
+# (:func:`preloads_for_course`).
+TORCH_PRELOADED = (
     "torch",
     "torch._dynamo",
     "torch.utils._python_dispatch",
@@ -59,12 +64,14 @@ PRELOADED = (
 )
 # The course's helpers that the kernels import while grading, where this version
 # of the course has them (the checks, with every module of the package, and the
-# runner of their probes).
+# runner of their probes): preloaded with TORCH_PRELOADED.
 PRELOADED_IF_PRESENT = (
     "course_utils.homework_checks",
     "course_utils.homework_checks.runner",
     "safetensors.torch",
 )
+# A notebook that names one of these (in any code cell) is graded by a kernel that imports torch.
+TORCH_NAMES = re.compile(r"\b(?:torch|torchvision|course_utils)\b")
 
 # The order matters: the user namespace last, because bubblewrap's nested user
 # namespace does not own the others (joining it first would leave us without
@@ -93,14 +100,31 @@ def _check(result: int, what: str) -> None:
         raise OSError(error, f"{what}: {os.strerror(error)}")
 
 
-def preload() -> list[str]:
-    """Import :data:`PRELOADED` and what there is of :data:`PRELOADED_IF_PRESENT`; return what was imported."""
+def preloads_for_course(course: Path) -> tuple[str, ...]:
+    """What to preload for grading ``course``: :data:`PRELOADED`, and the torch group (:data:`TORCH_PRELOADED`,
+    :data:`PRELOADED_IF_PRESENT`) when a code cell of a source notebook names torch, torchvision or
+    course_utils, or a notebook cannot be read (then kernels may need anything)."""
+    for path in sorted(Path(course, "source").glob("*/*.ipynb")):
+        try:
+            cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+            sources = ["".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+                       for cell in cells if cell.get("cell_type") == "code"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return PRELOADED + TORCH_PRELOADED + PRELOADED_IF_PRESENT
+        if any(TORCH_NAMES.search(source) for source in sources):
+            return PRELOADED + TORCH_PRELOADED + PRELOADED_IF_PRESENT
+    return PRELOADED
+
+
+def preload(names=PRELOADED + TORCH_PRELOADED + PRELOADED_IF_PRESENT) -> list[str]:
+    """Import ``names``; those of :data:`PRELOADED_IF_PRESENT` (with every module of a package) only where
+    installed. Return what was imported."""
     done = []
-    for name in PRELOADED + PRELOADED_IF_PRESENT:
+    for name in names:
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as error:
-            if name in PRELOADED or not name.startswith(error.name or "?"):
+            if name not in PRELOADED_IF_PRESENT or not name.startswith(error.name or "?"):
                 raise
             continue
         done.append(name)
@@ -112,11 +136,13 @@ def preload() -> list[str]:
     return done
 
 
-def serve() -> None:
-    """Preload, say so, then fork a kernel for every request line until stdin closes."""
+def serve(names=None) -> None:
+    """Preload ``names`` (else the command line's arguments, else everything), say so, then fork a kernel for
+    every request line until stdin closes."""
     requests, replies = sys.stdin.buffer, os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # nothing but replies on the reply channel
-    preloaded = preload()
+    names = names or sys.argv[1:]
+    preloaded = preload(*([names] if names else []))
     replies.write(json.dumps({"ok": True, "preloaded": preloaded}) + "\n")
     for line in requests:
         replies.write(json.dumps(fork_kernel(json.loads(line))) + "\n")

@@ -44,7 +44,7 @@ from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 from nbgrader.preprocessors import Execute
 
-from . import sandbox, sandbox_cgroups, sandbox_command, sandbox_folders
+from . import kernel_zygote, sandbox, sandbox_cgroups, sandbox_command, sandbox_folders
 from .sandbox_errors import SandboxUnavailable
 from .sandbox_limits import LIMITS, Limits
 
@@ -134,9 +134,12 @@ class WarmKernelPool:
     context manager; kernels are taken one at a time (one worker, one thread).
     """
 
-    def __init__(self, autograded_root, limits: Limits = LIMITS):
+    def __init__(self, autograded_root, limits: Limits = LIMITS, preload: tuple[str, ...] | None = None):
         self.autograded_root = os.path.realpath(autograded_root)
         self.limits = limits
+        # what the zygote imports: by default what the course's notebooks need (the course: autograded/..)
+        self.preload = preload if preload is not None else \
+            kernel_zygote.preloads_for_course(Path(self.autograded_root).parent)
         self._count = itertools.count(1)
         self._next: WarmKernel | None = None
         self._zygote: subprocess.Popen | None = None
@@ -179,7 +182,8 @@ class WarmKernelPool:
         zygote_folder.mkdir()
         with open(self.folder / "zygote.log", "wb") as log:
             self._zygote = subprocess.Popen(
-                [sys.executable, "-c", "from course_utils.grading.kernel_zygote import serve; serve()"],
+                [sys.executable, "-c", "from course_utils.grading.kernel_zygote import serve; serve()",
+                 *self.preload],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, cwd=zygote_folder,
                 env=sandbox_command.kernel_environment(sys.executable), start_new_session=True)
         ready = self._zygote_reply(ZYGOTE_SECONDS)

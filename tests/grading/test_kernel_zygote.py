@@ -1,0 +1,47 @@
+"""What the kernel zygote preloads for a course: torch only for a course whose notebooks use it."""
+from __future__ import annotations
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from course_utils.grading.kernel_zygote import PRELOADED, PRELOADED_IF_PRESENT, TORCH_PRELOADED, preloads_for_course
+from conftest import COURSE
+
+EVERYTHING = PRELOADED + TORCH_PRELOADED + PRELOADED_IF_PRESENT
+
+
+def course_with(tmp_path, *sources: str, markdown: str = ""):
+    """A course of one assignment whose notebook has these code cells (and a markdown cell)."""
+    folder = tmp_path / "source" / "one"
+    folder.mkdir(parents=True)
+    cells = [new_markdown_cell(markdown)] + [new_code_cell(source) for source in sources]
+    nbformat.write(new_notebook(cells=cells), folder / "one.ipynb")
+    return tmp_path
+
+
+def test_the_course_of_this_repository_gets_torch_and_its_checks():
+    assert preloads_for_course(COURSE) == EVERYTHING
+
+
+def test_a_course_that_never_names_torch_gets_the_kernel_only(tmp_path):
+    course = course_with(tmp_path, "def answer():\n    return 42", "assert answer() > 0",
+                         markdown="We will meet torch next week.")
+    assert preloads_for_course(course) == PRELOADED
+
+
+def test_any_code_cell_naming_torch_or_the_course_helpers_gets_torch(tmp_path):
+    for source in ("import numpy as np, torch", "from torchvision import transforms",
+                   "from course_utils.homework_checks.tanh import check_tanh_backward"):
+        course = course_with(tmp_path / source.split()[1].strip(","), "x = 1", source)
+        assert preloads_for_course(course) == EVERYTHING, source
+
+
+def test_an_unreadable_notebook_gets_everything(tmp_path):
+    course = course_with(tmp_path, "x = 1")
+    (course / "source" / "two").mkdir()
+    (course / "source" / "two" / "two.ipynb").write_text("{not json")
+    assert preloads_for_course(course) == EVERYTHING
+
+
+def test_a_course_without_notebooks_gets_the_kernel_only(tmp_path):
+    assert preloads_for_course(tmp_path) == PRELOADED
