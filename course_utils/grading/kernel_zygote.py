@@ -38,6 +38,7 @@ CAP_SYS_ADMIN over it), like the sandbox's cgroups.
 from __future__ import annotations
 
 import ctypes
+import gc
 import importlib
 import json
 import os
@@ -138,11 +139,20 @@ def preload(names=PRELOADED + TORCH_PRELOADED + PRELOADED_IF_PRESENT) -> list[st
 
 def serve(names=None) -> None:
     """Preload ``names`` (else the command line's arguments, else everything), say so, then fork a kernel for
-    every request line until stdin closes."""
+    every request line until stdin closes.
+
+    What the preload made is frozen (:func:`gc.freeze`, as Python's documentation advises before forking
+    without exec): no collection in the zygote or in a kernel walks those objects again, so kernels do not
+    copy the pages they share with the zygote just to collect, and code that walks every object
+    (``gc.get_objects()``) sees only its own kernel's.
+    """
+    gc.disable()  # no collection while preloading: it would leave holes in the pages the kernels share
     requests, replies = sys.stdin.buffer, os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # nothing but replies on the reply channel
     names = names or sys.argv[1:]
     preloaded = preload(*([names] if names else []))
+    gc.freeze()  # what was preloaded: out of every later collection's reach, in the zygote and in the kernels
+    gc.enable()
     replies.write(json.dumps({"ok": True, "preloaded": preloaded}) + "\n")
     for line in requests:
         replies.write(json.dumps(fork_kernel(json.loads(line))) + "\n")

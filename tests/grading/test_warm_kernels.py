@@ -273,6 +273,12 @@ def test_torch_is_imported_before_the_kernel_is_handed_out(kernel_for):
                        "('torch', 'torchvision', 'torch._dynamo', 'course_utils')))") == "True"
 
 
+def test_what_was_preloaded_is_out_of_the_collectors_reach(kernel_for):
+    """Are the preloaded objects frozen (gc.freeze), so that no collection in a kernel walks torch's objects?"""
+    kernel = kernel_for("alice")
+    assert run(kernel, "import gc\nprint(gc.get_freeze_count() > 100_000, gc.isenabled())") == "True True"
+
+
 # -- whole batches: warm workers against today's pipeline ------------------------------------
 
 
