@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import io
 import json
 import logging
@@ -313,6 +314,8 @@ def serve(course: Path) -> None:
     replies = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # stray prints must not break the replies
     import nbgrader.apps.autogradeapp  # noqa: F401 (once, here: that is the point of a worker)
+
+    gc.freeze()  # nbgrader's modules: no later collection walks them again
 
     from .warm_kernels import WarmKernelPool
 
