@@ -71,6 +71,7 @@ PRELOADED_IF_PRESENT = (
     "course_utils.homework_checks.runner",
     "safetensors.torch",
 )
+EVERYTHING = PRELOADED + TORCH_PRELOADED + PRELOADED_IF_PRESENT
 # A notebook that names one of these (in any code cell) is graded by a kernel that imports torch.
 TORCH_NAMES = re.compile(r"\b(?:torch|torchvision|course_utils)\b")
 
@@ -111,13 +112,13 @@ def preloads_for_course(course: Path) -> tuple[str, ...]:
             sources = ["".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
                        for cell in cells if cell.get("cell_type") == "code"]
         except (OSError, ValueError, KeyError, TypeError):
-            return PRELOADED + TORCH_PRELOADED + PRELOADED_IF_PRESENT
+            return EVERYTHING
         if any(TORCH_NAMES.search(source) for source in sources):
-            return PRELOADED + TORCH_PRELOADED + PRELOADED_IF_PRESENT
+            return EVERYTHING
     return PRELOADED
 
 
-def preload(names=PRELOADED + TORCH_PRELOADED + PRELOADED_IF_PRESENT) -> list[str]:
+def preload(names=EVERYTHING) -> list[str]:
     """Import ``names``; those of :data:`PRELOADED_IF_PRESENT` (with every module of a package) only where
     installed. Return what was imported."""
     done = []
@@ -149,8 +150,7 @@ def serve(names=None) -> None:
     gc.disable()  # no collection while preloading: it would leave holes in the pages the kernels share
     requests, replies = sys.stdin.buffer, os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # nothing but replies on the reply channel
-    names = names or sys.argv[1:]
-    preloaded = preload(*([names] if names else []))
+    preloaded = preload(names or sys.argv[1:] or EVERYTHING)
     gc.freeze()  # what was preloaded: out of every later collection's reach, in the zygote and in the kernels
     gc.enable()
     replies.write(json.dumps({"ok": True, "preloaded": preloaded}) + "\n")

@@ -4,10 +4,8 @@ from __future__ import annotations
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from course_utils.grading.kernel_zygote import PRELOADED, PRELOADED_IF_PRESENT, TORCH_PRELOADED, preloads_for_course
+from course_utils.grading.kernel_zygote import EVERYTHING, PRELOADED, TORCH_PRELOADED, preloads_for_course
 from conftest import COURSE
-
-EVERYTHING = PRELOADED + TORCH_PRELOADED + PRELOADED_IF_PRESENT
 
 
 def course_with(tmp_path, *sources: str, markdown: str = ""):
@@ -21,6 +19,7 @@ def course_with(tmp_path, *sources: str, markdown: str = ""):
 
 def test_the_course_of_this_repository_gets_torch_and_its_checks():
     assert preloads_for_course(COURSE) == EVERYTHING
+    assert set(TORCH_PRELOADED) <= set(EVERYTHING) and "course_utils.homework_checks" in EVERYTHING
 
 
 def test_a_course_that_never_names_torch_gets_the_kernel_only(tmp_path):
