@@ -222,3 +222,19 @@ def kill_processes_naming(folder: Path) -> list[int]:
         except (OSError, ProcessLookupError):
             continue
     return killed
+
+
+def kill_hub_leftovers(state: Path) -> list[int]:
+    """Kill what a stopped (or killed) hub with state folder ``state`` may leave running; return their pids.
+
+    Its managed services (:func:`kill_processes_naming`), and its configurable-http-proxy, which JupyterHub
+    starts in a session of its own and stops itself only when it exits cleanly (its pid is in
+    ``state/jupyterhub-proxy.pid``; killed only if that process still is the proxy).
+    """
+    killed = kill_processes_naming(state)
+    with contextlib.suppress(OSError, ValueError, ProcessLookupError):
+        pid = int((state / "jupyterhub-proxy.pid").read_text().strip())
+        if b"configurable-http-proxy" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+    return killed

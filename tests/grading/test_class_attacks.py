@@ -47,7 +47,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from unix_users import UnixUser, kill_processes_naming, shared_folder, top_level_permissions_kept
+from unix_users import UnixUser, kill_hub_leftovers, shared_folder, top_level_permissions_kept
 
 from conftest import COURSE, tiny_notebook
 
@@ -244,7 +244,7 @@ class ClassHub:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
         self.process = None
-        kill_processes_naming(self.state)  # the exchange service, in a session of its own, if the hub left it
+        kill_hub_leftovers(self.state)  # what the hub left running (a service, its proxy)
 
     def token(self, name: str, password: str) -> str:
         """Log in with the password (the hub then knows the user), then ask for a token as a server has one."""
