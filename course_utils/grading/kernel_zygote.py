@@ -104,9 +104,9 @@ def _check(result: int, what: str) -> None:
 
 def preloads_for_course(course: Path) -> tuple[str, ...]:
     """What to preload for grading ``course``: :data:`PRELOADED`, and the torch group (:data:`TORCH_PRELOADED`,
-    :data:`PRELOADED_IF_PRESENT`) when a code cell of a source notebook names torch, torchvision or
-    course_utils, or a notebook cannot be read (then kernels may need anything)."""
-    for path in sorted(Path(course, "source").glob("*/*.ipynb")):
+    :data:`PRELOADED_IF_PRESENT`) when a code cell of a source notebook (in any folder of an assignment) names
+    torch, torchvision or course_utils, or a notebook cannot be read (then kernels may need anything)."""
+    for path in sorted(Path(course, "source").glob("*/**/*.ipynb")):  # an assignment's subfolders too
         try:
             cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
             sources = ["".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]

@@ -44,3 +44,10 @@ def test_an_unreadable_notebook_gets_everything(tmp_path):
 
 def test_a_course_without_notebooks_gets_the_kernel_only(tmp_path):
     assert preloads_for_course(tmp_path) == PRELOADED
+
+
+def test_a_notebook_in_a_subfolder_of_an_assignment_counts(tmp_path):
+    course = course_with(tmp_path, "x = 1")
+    (course / "source" / "one" / "part2").mkdir()
+    nbformat.write(new_notebook(cells=[new_code_cell("import torch")]), course / "source" / "one" / "part2" / "b.ipynb")
+    assert preloads_for_course(course) == EVERYTHING
