@@ -280,9 +280,15 @@ def test_a_class_on_the_hub_end_to_end(hub_class, new_page, shots):
     formgrader = frame_element.content_frame
     formgrader.locator("ol.breadcrumb").first.wait_for(timeout=60_000)
     shots(teacher, "formgrader-tab")
+    # Each click navigates the frame; wait for the next page's own table header before the
+    # next click, or a locator can resolve on the page being left (its rows also have
+    # `td.name a`, naming the homework) and click the wrong link.
     formgrader.locator("a:text-is('Manual Grading')").first.click()
-    formgrader.locator(f"a:text-is('{HOMEWORK}')").first.click()
-    formgrader.locator(f"td.name a").first.click()
+    formgrader.locator("th:text-is('Assignment ID')").wait_for(timeout=60_000)
+    formgrader.locator(f"td.name a:text-is('{HOMEWORK}')").first.click()
+    formgrader.locator("th:text-is('Notebook ID')").wait_for(timeout=60_000)
+    formgrader.locator("td.name a").first.click()
+    formgrader.locator("th:text-is('Submission ID')").wait_for(timeout=60_000)
     formgrader.locator("a:text-is('Submission #1')").first.click()
     score = formgrader.locator("input.score#written_answer")
     score.wait_for(timeout=60_000)
