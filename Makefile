@@ -82,10 +82,13 @@ lab: install
 # time out. Among themselves they run in two workers, one test file each (they
 # mostly wait on the browser: 229 s -> 180 s, no step past half its time limit).
 # BROWSER_TESTS= leaves them out.
+# Workers take whole test files, the longest first (tests/run_order.py, with
+# tests/durations.json): xdist's own order, by number of tests, left a one-test
+# file of a minute to run last beside an idle core.
 BROWSER_TESTS ?= tests/browser
 test: install sandbox-for-tests chromium
-	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(BIN)/python -m pytest -n 2 --dist loadscope -rs --ignore=tests/browser $(PYTEST_ARGS)
-	$(if $(BROWSER_TESTS),OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(BIN)/python -m pytest -n 2 --dist loadfile -rs $(BROWSER_TESTS))
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(BIN)/python -m pytest -n 2 --dist loadscope --no-loadscope-reorder -rs --ignore=tests/browser $(PYTEST_ARGS)
+	$(if $(BROWSER_TESTS),OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder -rs $(BROWSER_TESTS))
 
 # While editing: the tests that need no kernel, no root and no browser (pytest
 # markers slow, root, browser; README, "For CI"), in under half a minute.
