@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -300,14 +301,18 @@ def released(make_tiny_course, make_submission):
 @pytest.fixture(scope="module")
 def graded(released, tmp_path_factory):
     """The same submissions graded by one warm worker (make autograde) and with a fresh nbgrader run and
-    kernel each (``warm=False``), JOBS=1 each."""
-    runs = {}
-    for name, warm in (("warm", True), ("pipeline", False)):
+    kernel each (``warm=False``), JOBS=1 each. The two runs, on copies of the course, go side by side:
+    each spends CELL_TIMEOUT seconds asleep on d_sleeps, the other's work fills that time."""
+
+    def graded_copy(name: str, warm: bool):
         course = tmp_path_factory.mktemp(name) / "assignments"
         shutil.copytree(released, course)
         results = autograde(course, jobs=1, options=GradingOptions(timeout=CELL_TIMEOUT), warm=warm)
-        runs[name] = (course, {result.student: result for result in results})
-    return runs
+        return course, {result.student: result for result in results}
+
+    with ThreadPoolExecutor(max_workers=2) as runs:
+        warm, fresh = runs.submit(graded_copy, "warm", True), runs.submit(graded_copy, "pipeline", False)
+        return {"warm": warm.result(), "pipeline": fresh.result()}
 
 
 def test_warm_workers_grade_as_the_pipeline_does(graded):
