@@ -686,6 +686,8 @@ def test_a_student_reads_nothing_of_the_instructors(hub, feedback):
     ours = {str(hub.folder), str(REPOSITORY)}  # this class's set-up: everything found there counts
     # Elsewhere, a file whose inode has not changed since the class began (ctime: written, copied, linked or
     # chmod-ed) cannot be its leak, and is not read: a machine's /tmp may hold whole clones with their venvs.
+    # (An old folder opened up by a chmod would expose old files unseen here; the class's set-up changes
+    # modes only inside `ours`, which is read whole.)
     done = eve.run(PYTHON, "-c", SECRET_WALK, str(secrets_file), str(hub.created - 1), os.pathsep.join(ours), *roots,
                    timeout=600)
     readable, *lines = done.stdout.strip().split("\n")
