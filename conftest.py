@@ -13,7 +13,8 @@ Before any test or notebook kernel starts, ``pytest_configure``
 
 nbval kernels inherit this process's environment, which is why this happens
 in a hook rather than in a fixture. Fixtures for the unit tests are in
-``tests/conftest.py``.
+``tests/conftest.py``; the order in which ``make test``'s workers take test
+files is ``tests/run_order.py``'s, a plugin loaded here.
 """
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ import threading
 from pathlib import Path
 
 import pytest
+
+pytest_plugins = ["tests.run_order"]
 
 SYNTHETIC_PER_CLASS = 200
 SYNTHETIC_SEED = 0

@@ -8,9 +8,6 @@ from pathlib import Path
 
 import pytest
 
-# Test files run longest first (tests/durations.json); --store-durations refreshes the record.
-from run_order import pytest_addoption, pytest_collection_modifyitems, pytest_configure  # noqa: F401
-
 
 @pytest.fixture(scope="session")
 def notmnist_archive(tmp_path_factory) -> Path:
