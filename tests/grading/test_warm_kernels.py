@@ -21,6 +21,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from course_utils.grading import sandbox, sandbox_command
+from course_utils.grading.nbgrader_run import stop_running_nbgrader
 from course_utils.grading.pipeline import GradingOptions, autograde, read_grades, release
 from course_utils.grading.warm_kernels import WarmKernelPool, warm_execute_class
 from conftest import sandbox_unavailable
@@ -310,9 +311,14 @@ def graded(released, tmp_path_factory):
         results = autograde(course, jobs=1, options=GradingOptions(timeout=CELL_TIMEOUT), warm=warm)
         return course, {result.student: result for result in results}
 
-    with ThreadPoolExecutor(max_workers=2) as runs:
-        warm, fresh = runs.submit(graded_copy, "warm", True), runs.submit(graded_copy, "pipeline", False)
-        return {"warm": warm.result(), "pipeline": fresh.result()}
+    with ThreadPoolExecutor(max_workers=1) as beside:
+        warm = beside.submit(graded_copy, "warm", True)
+        try:  # the fresh run on the main thread, where Ctrl-C and SIGTERM stop a batch as in make autograde
+            fresh = graded_copy("pipeline", False)
+        except BaseException:
+            stop_running_nbgrader()  # the warm run's too
+            raise
+        return {"warm": warm.result(), "pipeline": fresh}
 
 
 def test_warm_workers_grade_as_the_pipeline_does(graded):
