@@ -1,7 +1,6 @@
 """deploy/jupyterhub/jupyterhub_config.py as JupyterHub loads it (no root, no browser needed)."""
 from __future__ import annotations
 
-import functools
 import json
 import signal
 import subprocess
@@ -140,9 +139,15 @@ def test_prepare_closes_the_course_root_to_students_but_what_their_servers_run(t
 def test_the_hub_and_what_it_starts_stop_on_sigint_even_if_started_with_it_ignored():
     """A hub launched from a background job (SIGINT ignored) must not pass that on: JupyterHub
     stops its exchange service and the servers with SIGINT, and waits 30 s before SIGTERM."""
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); import course_hub; course_hub.exec_with_default_sigint("
-            "[sys.executable, '-c', 'import signal; print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)'])")
-    ignoring = functools.partial(signal.signal, signal.SIGINT, signal.SIG_IGN)
-    output = subprocess.run([sys.executable, "-c", code, str(HUB)], preexec_fn=ignoring,
+    child = ("import signal; print(signal.getsignal(signal.SIGINT) is signal.default_int_handler, "
+             "signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, []))")
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import course_hub; "
+            f"course_hub.exec_with_default_sigint([sys.executable, '-c', {child!r}])")
+
+    def ignore_and_block_sigint():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+
+    output = subprocess.run([sys.executable, "-c", code, str(HUB)], preexec_fn=ignore_and_block_sigint,
                             capture_output=True, text=True, timeout=60)
-    assert output.stdout.strip() == "True", output
+    assert output.stdout.split() == ["True", "False"], output
