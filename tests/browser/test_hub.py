@@ -227,7 +227,9 @@ def test_a_class_on_the_hub_end_to_end(hub_class, new_page, shots):
     assert learner.locator("#jp-mainmenu-nbgrader li[data-command='nbgrader:open-formgrader']").count() == 0
     assignment_list(learner, shots, "student-assignments")
     released = learner.locator("#released_assignments_list > .list_item")
-    released.first.wait_for()  # the list may still be empty while its loading line has not shown yet
+    # the list may still be empty while its loading line has not shown yet (its "no assignments" placeholder
+    # shows before loading too): wait for an item
+    released.first.wait_for(timeout=60_000)
     listed = [released.nth(i).locator(".item_name").inner_text().strip() for i in range(released.count())]
     assert sorted(listed) == sorted(path.name for path in (ROOT / "assignments" / "source").iterdir()
                                     if path.is_dir()), f"the Assignments tab lists {listed}"
