@@ -684,7 +684,7 @@ def test_a_student_reads_nothing_of_the_instructors(hub, feedback):
              "/var/mail", "/var/spool", "/var/local", "/usr/local/share", "/opt", "/dev/shm"]
     ours = {str(hub.folder), str(REPOSITORY)}  # this class's set-up: everything found there counts
     # Elsewhere, virtual environments are not walked (PyPI's packages, like our own .venv above): a machine's
-    # /tmp may hold other clones of this repository, each with a venv of gigabytes (the walk took 93 s, not 1 s).
+    # /tmp may hold other clones of this repository, each with a venv of gigabytes (93 s of walk with six).
     done = eve.run(PYTHON, "-c", SECRET_WALK, str(secrets_file), os.pathsep.join(ours), *roots, timeout=600)
     readable, *lines = done.stdout.strip().split("\n")
     uids = {person.user.uid for person in hub.people.values()} | {0}
