@@ -90,3 +90,17 @@ def test_requires_python_is_what_the_code_and_environment_yml_need():
     conda_python = next(d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python="))
     assert conda_python == f"python=3.{minimum[1]}", "environment.yml's python should be requires-python's minimum"
     assert sys.version_info >= (3, int(minimum[1]))
+
+
+def test_the_pinned_jsonschema_loads_without_the_iri_parser():
+    """Does importing nbformat (every nbgrader command, grading worker, Jupyter server) leave rfc3987_syntax
+    unimported? jsonschema 4.24+ imports it, and it builds an RFC 3987 parser: ≈1 CPU-s a process
+    (pyproject.toml says why jsonschema is pinned)."""
+    import subprocess
+    import sys
+    from importlib.metadata import version
+
+    assert version("jsonschema") == pyproject_pins()["jsonschema"], "run make install"
+    done = subprocess.run([sys.executable, "-c", "import sys, nbformat; print('rfc3987_syntax' in sys.modules)"],
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False", "this jsonschema imports rfc3987_syntax: keep the pin below 4.24"

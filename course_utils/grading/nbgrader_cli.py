@@ -11,7 +11,9 @@ jsonschema, and jsonschema imports ``rfc3987_syntax`` when it is installed
 15 % of grading a homework-1 submission here). nbgrader never checks an IRI
 (nbformat validates notebooks against draft-4 schemas, which have no IRI
 format), so this entry point hides that module, which jsonschema treats as
-not installed, and then runs nbgrader's ``main``.
+not installed, and then runs nbgrader's ``main``. The course's own environment
+pins jsonschema 4.23 (pyproject.toml), which never imports it; the hiding keeps
+an environment with a newer jsonschema (conda, a JupyterHub image) as fast.
 """
 from __future__ import annotations
 
