@@ -322,6 +322,31 @@ def test_the_transform_checks_send_letter_sized_images_too():
         check_noise(wrong_std, shape=[2, 1, 100, 100], mean=0.1, std=0.2, seed=3)
 
 
+def test_a_letter_rotated_by_an_angle_near_zero_once_is_not_called_nearest_neighbour():
+    """Does a correct rotation pass when one of a letter's rotations drew an angle too near zero to blend
+    (it happened in a grading), while a transform that never rotates letters still fails?"""
+    from course_utils.homework_checks.augmentation import check_rotation_angles
+
+    class FirstLetterNearZero(_Rotation):
+        drawn = 0
+
+        def __call__(self, images):
+            if tuple(images.shape) == (1, 28, 28) and not FirstLetterNearZero.drawn:
+                FirstLetterNearZero.drawn = 1  # the first single letter: an angle of 0.00001°
+                import torchvision.transforms.functional as TF
+                from torchvision.transforms import InterpolationMode
+
+                return TF.rotate(images, 1e-5, interpolation=InterpolationMode.BILINEAR, fill=[self.fill])
+            return super().__call__(images)
+
+    check_rotation_angles(FirstLetterNearZero, copies=0, degrees=5.0, fill=0.0, calls=4, seed=13)
+    assert FirstLetterNearZero.drawn
+    never = type("NeverLetters", (_Rotation,), {"__call__": lambda self, images: (
+        images.clone() if tuple(images.shape[-3:]) == (1, 28, 28) else _Rotation.__call__(self, images))})
+    with pytest.raises(AssertionError, match="letter-sized image 0 .*rotated twice.*no rotation"):
+        check_rotation_angles(never, copies=0, degrees=5.0, fill=0.0, calls=4, seed=13)
+
+
 def test_a_repr_cannot_read_the_tests_parameters_from_the_callers_frames():
     """Does a __repr__ that walks its callers' frames for the test's parameters find none of them?"""
     import traceback
