@@ -346,6 +346,18 @@ def test_a_letter_rotated_by_an_angle_near_zero_once_is_not_called_nearest_neigh
     with pytest.raises(AssertionError, match="letter-sized image 0 .*rotated twice.*no rotation"):
         check_rotation_angles(never, copies=0, degrees=5.0, fill=0.0, calls=4, seed=13)
 
+    class FirstBatchOfLettersUnrotated(_Rotation):
+        seen = 0
+
+        def __call__(self, images):
+            if tuple(images.shape) == (4, 1, 28, 28) and not FirstBatchOfLettersUnrotated.seen:
+                FirstBatchOfLettersUnrotated.seen = 1
+                return images.clone()
+            return super().__call__(images)
+
+    with pytest.raises(AssertionError, match=r"letter-sized images \[1, 2, 3, 4\] .* in 4 of their 10 rotations"):
+        check_rotation_angles(FirstBatchOfLettersUnrotated, copies=0, degrees=5.0, fill=0.0, calls=4, seed=13)
+
 
 def test_a_repr_cannot_read_the_tests_parameters_from_the_callers_frames():
     """Does a __repr__ that walks its callers' frames for the test's parameters find none of them?"""
