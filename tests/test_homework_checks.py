@@ -359,6 +359,19 @@ def test_a_letter_rotated_by_an_angle_near_zero_once_is_not_called_nearest_neigh
         check_rotation_angles(FirstBatchOfLettersUnrotated, copies=0, degrees=5.0, fill=0.0, calls=4, seed=13)
 
 
+def test_the_rotation_judge_wants_both_rotations_of_every_letter():
+    """Does an answer without the letters' four results (a forged one: the judge reads what the kernel sent)
+    fail, instead of leaving the letters unjudged?"""
+    from course_utils.homework_checks.augmentation import _judge_rotated_letters, _rotation_inputs
+
+    inputs = _rotation_inputs(torch.Generator().manual_seed(0))
+    rotation = _Rotation()
+    for letters in ([], [rotation(inputs["letter"]), rotation(inputs["letters"])]):
+        with pytest.raises(AssertionError, match="did not come back"):
+            _judge_rotated_letters(inputs, letters, 0.0)
+    _judge_rotated_letters(inputs, [rotation(inputs[name]) for name in ("letter", "letters") * 2], 0.0)
+
+
 def test_a_repr_cannot_read_the_tests_parameters_from_the_callers_frames():
     """Does a __repr__ that walks its callers' frames for the test's parameters find none of them?"""
     import traceback

@@ -280,6 +280,8 @@ def _judge_rotated_letters(inputs, letters, fill):
     million gradings, while nearest-neighbour sampling, or leaving a letter unrotated on both of its rotations or
     more than once in a call, fails every time.
     """
+    expect(isinstance(letters, list) and len(letters) == 4,
+           "the letter-sized images did not come back from RandomRotation; return every image it is given")
     half = len(letters) // 2
     first = _letter_results(inputs, letters[:half], "RandomRotation")
     second = _letter_results(inputs, letters[half:], "RandomRotation")
