@@ -322,6 +322,30 @@ def test_the_transform_checks_send_letter_sized_images_too():
         check_noise(wrong_std, shape=[2, 1, 100, 100], mean=0.1, std=0.2, seed=3)
 
 
+def test_shifts_are_read_for_a_whole_batch_at_once_with_each_image_judged_alone():
+    """Does the batched reader give every image's (dx, dy), and name the first image that is no whole-pixel
+    shift within bounds with fill in the vacated pixels, as judging the images one by one would?"""
+    from course_utils.homework_checks.augmentation import _read_shift, _read_shifts, _shifted, indexed_image
+
+    image = indexed_image(2, 6, 5)
+    moves = [(0, 0), (1, -2), (-2, 2), (2, 0), (0, 1)]
+    batch = torch.stack([_shifted(image, dx, dy, -1.0) for dx, dy in moves])
+    assert _read_shifts(batch, 0, -1.0, 2) == moves
+    assert [_read_shift(one, index, -1.0, 2) for index, one in enumerate(batch)] == moves
+
+    wrapped, unfilled, holed = batch.clone(), batch.clone(), batch.clone()
+    wrapped[3] = torch.roll(image, (0, 2), (1, 2))
+    unfilled[2][unfilled[2] == -1.0] = 0.0
+    holed[4][0, 0, 0] = float("nan")
+    for broken, index, message in [(wrapped, 3, "not a whole-pixel translation"),
+                                   (unfilled, 2, "vacated pixels are not fill=-1.0"),
+                                   (holed, 4, "vacated pixels are not fill=-1.0")]:
+        with pytest.raises(AssertionError, match=f"image {10 + index}\\b.*{message}"):
+            _read_shifts(broken, 10, -1.0, 2)
+    with pytest.raises(AssertionError, match=r"image 11 was shifted by \(dx, dy\) = \(1, -2\), beyond max_shift=1"):
+        _read_shifts(batch, 10, -1.0, 1)
+
+
 def test_a_letter_rotated_by_an_angle_near_zero_once_is_not_called_nearest_neighbour():
     """Does a correct rotation pass when one of a letter's rotations drew an angle too near zero to blend
     (it happened in a grading), while a transform that never rotates letters still fails?"""
