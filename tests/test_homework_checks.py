@@ -344,6 +344,12 @@ def test_shifts_are_read_for_a_whole_batch_at_once_with_each_image_judged_alone(
             _read_shifts(broken, 10, -1.0, 2)
     with pytest.raises(AssertionError, match=r"image 11 was shifted by \(dx, dy\) = \(1, -2\), beyond max_shift=1"):
         _read_shifts(batch, 10, -1.0, 1)
+    # an infinite fill is close to itself only, as torch.allclose has it
+    infinite = _shifted(image, 1, 0, -math.inf)
+    assert _read_shifts(infinite[None], 0, -math.inf, 1) == [(1, 0)]
+    infinite[infinite == -math.inf] = 0.0
+    with pytest.raises(AssertionError, match="vacated pixels are not fill=-inf"):
+        _read_shifts(infinite[None], 0, -math.inf, 1)
 
 
 def test_a_letter_rotated_by_an_angle_near_zero_once_is_not_called_nearest_neighbour():

@@ -372,8 +372,9 @@ def _read_shifts(results: torch.Tensor, first_index: int, fill: float, max_shift
     consistent = (moved.any(1) & (off_grid < 1e-3)
                   & ((source // (height * width) == channel).flatten(1) | stay).all(1)
                   & ((dys == dy) | stay).all(1) & ((dxs == dx) | stay).all(1) & (moved.sum(1) == kept))
-    # torch.allclose(vacated, fill) for each image (NaN is never close)
-    vacated_at_fill = (((values - float(fill)).abs() <= 1e-8 + 1e-5 * abs(float(fill))).flatten(1) | moved).all(1)
+    # torch.allclose(vacated, fill) for each image (NaN is never close; an infinite fill only to itself)
+    close_to_fill = torch.isclose(values, torch.tensor(float(fill), dtype=torch.float64))
+    vacated_at_fill = (close_to_fill.flatten(1) | moved).all(1)
     shifts = list(zip(dx.squeeze(1).tolist(), dy.squeeze(1).tolist()))
     for offset, (ok, at_fill, shift) in enumerate(zip(consistent.tolist(), vacated_at_fill.tolist(), shifts)):
         index = first_index + offset
