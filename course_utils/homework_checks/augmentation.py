@@ -355,7 +355,7 @@ def _read_shifts(results: torch.Tensor, first_index: int, fill: float, max_shift
     Fails, naming the first image (numbered from ``first_index``) that is not a whole-pixel translation
     within max_shift with ``fill`` in the vacated pixels.
     """
-    count, channels, height, width = results.shape
+    _, channels, height, width = results.shape
     values = results.double()
     moved = values >= 9.5
     source = (values - 10).round()
