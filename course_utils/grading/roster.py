@@ -103,10 +103,16 @@ def load_roster(course: Path) -> list[Student]:
 def open_gradebook(course: Path):
     """nbgrader's ``Gradebook`` of ``<course>/gradebook.db`` (created if missing), as a context manager.
 
-    Creating one runs nbgrader's ``alembic`` command: this interpreter's
-    folder is put first on PATH so that it is found however we were started.
+    Creating one needs the version of nbgrader's gradebook schema, read in this process
+    (:func:`.nbgrader_cli.read_gradebook_version_in_process`); should that fall back on nbgrader's
+    ``alembic`` command, this interpreter's folder is put first on PATH so that it is found however we
+    were started.
     """
     from nbgrader.api import Gradebook  # slow to import: only when needed
+
+    from .nbgrader_cli import read_gradebook_version_in_process
+
+    read_gradebook_version_in_process()
 
     scripts = str(Path(sys.executable).parent)
     if scripts not in os.environ.get("PATH", "").split(os.pathsep):

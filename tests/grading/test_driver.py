@@ -52,6 +52,32 @@ def test_nbgrader_cli_runs_nbgrader_without_the_iri_parser():
 
 
 @pytest.mark.slow
+def test_gradebook_version_is_read_in_process_as_alembic_heads_prints_it(tmp_path):
+    """Does a gradebook created by the course's programs carry the schema version that nbgrader's own
+    ``alembic heads`` subprocess gives, without starting that subprocess?"""
+    from nbgrader.dbutil import _temp_alembic_ini
+
+    with _temp_alembic_ini(f"sqlite:///{tmp_path / 'unused.db'}") as ini:
+        printed = subprocess.run([str(Path(sys.executable).parent / "alembic"), "-c", ini, "heads"],
+                                 capture_output=True, text=True, timeout=120, check=True).stdout
+    heads = [line.split()[0] for line in printed.splitlines() if line.strip()]
+    assert len(heads) == 1, printed
+    # A fresh interpreter, where nbgrader cannot start a subprocess; the gradebook is opened as the course's
+    # roster import opens it.
+    code = ("import sqlite3, sys, nbgrader.api\n"
+            "nbgrader.api.sp = None  # nbgrader's subprocess module\n"
+            "from course_utils.grading.roster import open_gradebook\n"
+            "with open_gradebook(sys.argv[1]):\n"
+            "    pass\n"
+            "print(sqlite3.connect(sys.argv[1] + '/gradebook.db').execute("
+            "'select version_num from alembic_version').fetchall())\n")
+    output = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True,
+                            timeout=120)
+    assert output.returncode == 0, output.stderr
+    assert output.stdout.strip() == repr([(heads[0],)])
+
+
+@pytest.mark.slow
 def test_course_cli_validates_notebooks_without_the_iri_parser(tmp_path):
     """Does ``python -m course_utils.grading`` (every make step) also do without rfc3987_syntax, while nbformat
     still validates with jsonschema?"""
