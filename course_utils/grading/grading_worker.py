@@ -4,8 +4,8 @@ An nbgrader process per submission costs ≈2 s of imports, and a fresh kernel
 ≈3-4 s more (IPython, torch, torchvision) before the first test runs. So
 :func:`course_utils.grading.pipeline.autograde` (``make autograde``) keeps one
 worker process per thread of its batch (:class:`WarmWorkers`, whose ``grade``
-is the batch's ``grade_one``). A worker (``python -m
-course_utils.grading.grading_worker COURSE``) grades one submission at a time
+is the batch's ``grade_one``). A worker (:mod:`.worker_start`, which forks the
+worker's kernel zygote first, then calls :func:`serve`) grades one submission at a time
 with :func:`course_utils.grading.submission.grade_submission`, unchanged,
 except that the nbgrader step runs in the worker itself
 (:func:`run_autograde_in_process`: nbgrader's ``AutogradeApp``, the same
@@ -48,13 +48,14 @@ import time
 import traceback
 from pathlib import Path
 
-from . import nbgrader_run, sandbox, submission
+from . import nbgrader_run, sandbox, sandbox_command, submission
 from .layout import points, source_notebooks
 from .nbgrader_cli import skip_unused_modules
 from .nbgrader_run import GradingError, GradingOptions, NbgraderTimeout, nbgrader_environment
 from .submission import SubmissionResult
 
 NBGRADER_MODULE = "course_utils.grading.nbgrader_cli"
+WORKER_MODULE = "course_utils.grading.worker_start"  # a worker's program (python -m)
 BACKSTOP_SECONDS = 120.0  # after submission_seconds: the worker itself is stuck
 
 
@@ -105,13 +106,23 @@ class WarmWorkers:
 
 
 class _Worker:
+    """One worker process (:mod:`.worker_start`): started with the kernels' environment and, where it will keep
+    warm kernels, the modules its zygote preloads; its own environment (``env``) is its first line of input."""
+
     def __init__(self, course: Path, env: dict[str, str]):
+        from .kernel_zygote import preloads_for_course
+
         self.env = env
         self.course = course
         self.log = tempfile.TemporaryFile()  # what the worker says besides its answers: why it died
+        preloads = preloads_for_course(course) if warm_kernels_possible(env) else ()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", __name__, str(course)], cwd=course, env=env, stdin=subprocess.PIPE,
+            [sys.executable, "-m", WORKER_MODULE, str(course), *preloads], cwd=course,
+            env=sandbox_command.kernel_environment(sys.executable, env), stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=self.log, start_new_session=True, text=True)
+        with contextlib.suppress(OSError):  # a worker that died at once says why at its first submission
+            self.process.stdin.write(json.dumps(env) + "\n")
+            self.process.stdin.flush()
 
     def usable(self, env: dict[str, str]) -> bool:
         return self.process.poll() is None and env == self.env
@@ -198,10 +209,10 @@ def warm_workers_unavailable(options: GradingOptions = GradingOptions()) -> str 
     return None
 
 
-def warm_kernels_possible() -> bool:
-    """Whether this process can keep a :class:`~.warm_kernels.WarmKernelPool`: the sandbox is on and we are
-    root (a forked kernel joins its sandbox's namespaces)."""
-    return sandbox.sandbox_enabled() and os.geteuid() == 0
+def warm_kernels_possible(environ: dict[str, str] | None = None) -> bool:
+    """Whether a worker can keep a :class:`~.warm_kernels.WarmKernelPool`: the sandbox is on (in ``environ``,
+    by default this process's environment) and we are root (a forked kernel joins its sandbox's namespaces)."""
+    return sandbox.sandbox_enabled(environ) and os.geteuid() == 0
 
 
 @contextlib.contextmanager
@@ -307,8 +318,12 @@ def warm_preprocessors(preprocessors, pool) -> list:
     return replaced
 
 
-def serve(course: Path) -> None:
-    """Grade the requests on stdin, one at a time, answering on stdout (see the module's docstring)."""
+def serve(course: Path, zygote=None) -> None:
+    """Grade the requests on stdin, one at a time, answering on stdout (see the module's docstring).
+
+    ``zygote``: the kernel zygote this process forked at its start (:mod:`.worker_start`), for its warm
+    kernels; without one, the pool starts its own where warm kernels are possible.
+    """
     skip_unused_modules()
     requests = sys.stdin
     replies = os.fdopen(os.dup(1), "w", buffering=1)
@@ -322,7 +337,9 @@ def serve(course: Path) -> None:
     with contextlib.ExitStack() as stack:
         pool = None
         if warm_kernels_possible():
-            pool = stack.enter_context(WarmKernelPool(course / "autograded"))
+            pool = stack.enter_context(WarmKernelPool(course / "autograded", zygote=zygote))
+        elif zygote is not None:
+            zygote.stdin.close()  # it ends
 
         def run_nbgrader(course, command, options=GradingOptions(), seconds=None):
             with _environment_added(options.env):
@@ -345,6 +362,3 @@ def serve(course: Path) -> None:
             if answer.get("status") == "timeout":
                 return  # stopped half-way, nbgrader may be in any state: the batch starts a new worker
 
-
-if __name__ == "__main__":
-    serve(Path(sys.argv[1]).resolve())

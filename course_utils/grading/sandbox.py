@@ -98,9 +98,10 @@ class SandboxRuntime:
     folder: Path
 
 
-def sandbox_enabled() -> bool:
-    """False only when ``COURSE_SANDBOX`` is off/0/false/no; on by default."""
-    value = os.environ.get(SWITCH_ENV, "").strip().lower()
+def sandbox_enabled(environ=None) -> bool:
+    """False only when ``COURSE_SANDBOX`` is off/0/false/no (in ``environ``, by default this process's
+    environment); on by default."""
+    value = (os.environ if environ is None else environ).get(SWITCH_ENV, "").strip().lower()
     if value in _ON:
         return True
     if value in _OFF:

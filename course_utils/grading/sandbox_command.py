@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from .sandbox_limits import Limits
 
@@ -36,9 +36,11 @@ def namespace_args() -> list[str]:
             "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
 
 
-def kernel_environment(python: str) -> dict[str, str]:
-    """The whole environment student code gets (``python``: the interpreter, whose folder leads ``PATH``)."""
-    passed = {name: os.environ[name] for name in PASSED_ENV if name in os.environ}
+def kernel_environment(python: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The whole environment student code gets (``python``: the interpreter, whose folder leads ``PATH``;
+    the :data:`PASSED_ENV` variables come from ``environ``, by default this process's environment)."""
+    environ = os.environ if environ is None else environ
+    passed = {name: environ[name] for name in PASSED_ENV if name in environ}
     return {
         **passed,
         "PATH": f"{os.path.dirname(python)}:/usr/local/bin:/usr/bin:/bin",

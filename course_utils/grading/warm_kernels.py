@@ -132,9 +132,12 @@ class WarmKernelPool:
 
     ``autograded_root`` is nbgrader's ``autograded`` folder. Use it as a
     context manager; kernels are taken one at a time (one worker, one thread).
+    ``zygote``: a zygote this process forked (:func:`.kernel_zygote.fork_zygote`), which the pool then uses
+    and ends; without one, the pool starts its own, preloading ``preload``.
     """
 
-    def __init__(self, autograded_root, limits: Limits = LIMITS, preload: tuple[str, ...] | None = None):
+    def __init__(self, autograded_root, limits: Limits = LIMITS, preload: tuple[str, ...] | None = None,
+                 zygote: kernel_zygote.ForkedZygote | None = None):
         self.autograded_root = os.path.realpath(autograded_root)
         self.limits = limits
         # what the zygote imports: by default what the course's notebooks need (the course: autograded/..)
@@ -142,7 +145,7 @@ class WarmKernelPool:
             kernel_zygote.preloads_for_course(Path(self.autograded_root).parent)
         self._count = itertools.count(1)
         self._next: WarmKernel | None = None
-        self._zygote: subprocess.Popen | None = None
+        self._zygote: subprocess.Popen | kernel_zygote.ForkedZygote | None = zygote  # ended by close()
         self.folder: Path | None = None
         self.started = 0  # kernels started so far
 
@@ -178,17 +181,19 @@ class WarmKernelPool:
         # What every kernel's bubblewrap command shares (sandbox_command.bwrap_command).
         self._sandbox = {"bwrap": bwrap, "prlimit": shutil.which("prlimit") or "prlimit",
                          "python": sys.executable, "readonly": readonly, "limits": self.limits}
-        zygote_folder = self.folder / "zygote"
-        zygote_folder.mkdir()
-        with open(self.folder / "zygote.log", "wb") as log:
-            self._zygote = subprocess.Popen(
-                [sys.executable, "-c", "from course_utils.grading.kernel_zygote import serve; serve()",
-                 *self.preload],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, cwd=zygote_folder,
-                env=sandbox_command.kernel_environment(sys.executable), start_new_session=True)
+        if self._zygote is None:
+            zygote_folder = self.folder / "zygote"
+            zygote_folder.mkdir()
+            with open(self.folder / "zygote.log", "wb") as log:
+                self._zygote = subprocess.Popen(
+                    [sys.executable, "-c", "from course_utils.grading.kernel_zygote import serve; serve()",
+                     *self.preload],
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, cwd=zygote_folder,
+                    env=sandbox_command.kernel_environment(sys.executable), start_new_session=True)
         ready = self._zygote_reply(ZYGOTE_SECONDS)
         if not ready.get("ok"):
-            said = (self.folder / "zygote.log").read_text(errors="replace").strip().splitlines()[-3:]
+            log = self.folder / "zygote.log"  # a forked zygote writes to its parent's stderr instead
+            said = log.read_text(errors="replace").strip().splitlines()[-3:] if log.exists() else []
             raise SandboxUnavailable(f"the kernel zygote did not start: {ready.get('error')}: "
                                      + " / ".join(said))
         self._next = self._start()

@@ -51,3 +51,35 @@ def test_a_notebook_in_a_subfolder_of_an_assignment_counts(tmp_path):
     (course / "source" / "one" / "part2").mkdir()
     nbformat.write(new_notebook(cells=[new_code_cell("import torch")]), course / "source" / "one" / "part2" / "b.ipynb")
     assert preloads_for_course(course) == EVERYTHING
+
+
+def test_a_forked_zygote_keeps_only_its_pipes_and_ends_with_them(tmp_path):
+    """fork_zygote, in a fresh interpreter started in tmp_path with a pipe as its stdin: the zygote answers
+    ready with what was preloaded, holds neither the parent's stdin nor its other files, has left the
+    parent's folder, and exits when the parent closes its request pipe."""
+    import json
+    import subprocess
+    import sys
+
+    code = """if True:
+        import json, os, sys
+        from course_utils.grading.kernel_zygote import fork_zygote
+        kept = open("parents-file.txt", "w")
+        zygote = fork_zygote(["json"])
+        ready = json.loads(zygote.stdout.readline())
+        pid = zygote.pid
+        fds = sorted(os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd"))
+        cwd = os.readlink(f"/proc/{pid}/cwd")
+        zygote.stdin.close()
+        print(json.dumps({"ready": ready, "fds": fds, "cwd": cwd, "exit": zygote.wait(timeout=10)}))
+    """
+    output = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, input="a line for the parent\n",
+                            capture_output=True, text=True, timeout=60)
+    assert output.returncode == 0, output.stderr
+    seen = json.loads(output.stdout)
+    assert seen["ready"] == {"ok": True, "preloaded": ["json"]}
+    assert seen["cwd"] == "/"
+    assert seen["exit"] == 0
+    # stdin and stdout on /dev/null; stderr (here a pipe) and the two pipes of the zygote; nothing else
+    assert seen["fds"][:2] == ["/dev/null", "/dev/null"], seen["fds"]
+    assert len(seen["fds"]) == 5 and all(target.startswith("pipe:") for target in seen["fds"][2:]), seen["fds"]

@@ -11,6 +11,7 @@ sandbox); the speed is measured by ``benchmark_autograde.py``, not here.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import textwrap
 from concurrent.futures import ThreadPoolExecutor
@@ -49,6 +50,28 @@ SEES_LEAK = ("import builtins, os, sys, torch\n"
              "'leaked_flag')), ('builtins', hasattr(builtins, 'leaked_answer')), ('sys.modules', 'leaked_module' "
              "in sys.modules), ('/tmp', os.path.exists('/tmp/leaked_file'))] if found]\n")
 
+# A variable of the grader's environment (the batch's options), with a value made for this run: a kernel
+# must not find it, in its environment or anywhere in its memory (the kernels' zygote is forked by the worker).
+GRADERS_SECRET = ("COURSE_GRADERS_SECRET", f"graders-secret-{secrets.token_hex(16)}")
+SEES_THE_GRADERS_SECRET = textwrap.dedent("""\
+    import os, re
+    pattern = re.compile(rb"graders-secret-[0-9a-f]{32}")
+    found = [where for where, seen in [("os.environ", "COURSE_GRADERS_SECRET" in os.environ),
+                                       ("/proc/self/environ", bool(pattern.search(open("/proc/self/environ", "rb").read())))]
+             if seen]
+    with open("/proc/self/maps") as maps, open("/proc/self/mem", "rb", 0) as memory:
+        for line in maps:
+            fields = line.split()
+            if fields[1].startswith("r") and (len(fields) < 6 or fields[5].startswith("[")):  # anonymous, heap, stack
+                start, end = (int(address, 16) for address in fields[0].split("-"))
+                try:
+                    memory.seek(start)
+                    if pattern.search(memory.read(end - start)):
+                        found.append(fields[5] if len(fields) > 5 else "memory")
+                except (OSError, ValueError, OverflowError):
+                    pass
+    """)
+
 ANSWERS = {
     # sorted by student: one worker (JOBS=1) grades them in this order
     "a_leaks": LEAK + f"def answer():\n    return {RIGHT}\n",
@@ -57,6 +80,7 @@ ANSWERS = {
     "d_sleeps": "import time\ntime.sleep(1000)\n",  # interrupted after CELL_TIMEOUT, then the tests fail
     "e_kernel_dies": "import os\nos._exit(1)\n",
     "f_right_after_death": f"def answer():\n    return {RIGHT}\n",
+    "g_looks_for_the_graders_secret": SEES_THE_GRADERS_SECRET + f"def answer():\n    return -1 if found else {RIGHT}\n",
 }
 
 
@@ -308,7 +332,8 @@ def graded(released, tmp_path_factory):
     def graded_copy(name: str, warm: bool):
         course = tmp_path_factory.mktemp(name) / "assignments"
         shutil.copytree(released, course)
-        results = autograde(course, jobs=1, options=GradingOptions(timeout=CELL_TIMEOUT), warm=warm)
+        results = autograde(course, jobs=1, options=GradingOptions(timeout=CELL_TIMEOUT, env=dict([GRADERS_SECRET])),
+                            warm=warm)
         return course, {result.student: result for result in results}
 
     with ThreadPoolExecutor(max_workers=1) as beside:
@@ -344,6 +369,15 @@ def test_timeouts_and_dead_kernels_do_not_stop_the_worker(graded):
     assert (results["d_sleeps"].status, results["d_sleeps"].auto_score) == ("graded", 0)
     assert results["e_kernel_dies"].status == "failed"
     assert (results["f_right_after_death"].status, results["f_right_after_death"].auto_score) == ("graded", 2)
+
+
+def test_no_kernel_finds_the_graders_environment(graded):
+    """A submission that searches its environment and its memory for a variable of the grader's environment
+    finds nothing, with warm workers and with a fresh kernel each: full points."""
+    for run in ("warm", "pipeline"):
+        _, results = graded[run]
+        result = results["g_looks_for_the_graders_secret"]
+        assert (result.status, result.auto_score) == ("graded", 2), (run, result)
 
 
 def test_graded_notebooks_match_the_pipelines(graded):
