@@ -4,8 +4,8 @@ An nbgrader process per submission costs ≈2 s of imports, and a fresh kernel
 ≈3-4 s more (IPython, torch, torchvision) before the first test runs. So
 :func:`course_utils.grading.pipeline.autograde` (``make autograde``) keeps one
 worker process per thread of its batch (:class:`WarmWorkers`, whose ``grade``
-is the batch's ``grade_one``). A worker (:mod:`.worker_start`, which forks the
-worker's kernel zygote first, then calls :func:`serve`) grades one submission at a time
+is the batch's ``grade_one``). A worker (``python -m
+course_utils.grading.grading_worker COURSE``) grades one submission at a time
 with :func:`course_utils.grading.submission.grade_submission`, unchanged,
 except that the nbgrader step runs in the worker itself
 (:func:`run_autograde_in_process`: nbgrader's ``AutogradeApp``, the same
@@ -13,7 +13,9 @@ command-line arguments, configuration and exit status) and that the course's
 ``Execute`` preprocessor (the judged one) takes its kernel from the worker's
 :class:`~course_utils.grading.warm_kernels.WarmKernelPool`
 (:func:`~course_utils.grading.warm_kernels.warm_execute_class`): started
-ahead, sandboxed, one per submission. Each submission still gets its private
+ahead, sandboxed, one per submission, forked by the batch's one kernel zygote
+(:class:`~course_utils.grading.kernel_zygote.SharedZygote`; the worker's line
+to it, a socket, is passed as ``--zygote FD PID``). Each submission still gets its private
 copy of the gradebook (the batch's ``--CourseDirectory.db_url``), merged by
 the batch.
 
@@ -48,14 +50,14 @@ import time
 import traceback
 from pathlib import Path
 
-from . import nbgrader_run, sandbox, sandbox_command, submission
+from . import kernel_zygote, nbgrader_run, sandbox, sandbox_command, submission
+from .kernel_zygote import SharedZygote, ZygoteConnection
 from .layout import points, source_notebooks
 from .nbgrader_cli import skip_unused_modules
 from .nbgrader_run import GradingError, GradingOptions, NbgraderTimeout, nbgrader_environment
 from .submission import SubmissionResult
 
 NBGRADER_MODULE = "course_utils.grading.nbgrader_cli"
-WORKER_MODULE = "course_utils.grading.worker_start"  # a worker's program (python -m)
 BACKSTOP_SECONDS = 120.0  # after submission_seconds: the worker itself is stuck
 
 
@@ -75,6 +77,8 @@ class WarmWorkers:
         self.course = Path(course).resolve()
         self._local = threading.local()
         self._workers: list[_Worker] = []
+        self._zygotes: dict[str, SharedZygote] = {}  # by the kernels' environment and preloads
+        self.zygote_log = tempfile.TemporaryFile()  # what the batch's zygotes say: why one died
         self._lock = threading.Lock()
 
     def grade(self, assignment: str, student: str, options: GradingOptions) -> SubmissionResult:
@@ -83,18 +87,39 @@ class WarmWorkers:
         if worker is None or not worker.usable(env):
             if worker is not None:
                 worker.stop()
-            worker = _Worker(self.course, env)
+            worker = _Worker(self.course, env, self._zygote_for(env))
             self._local.worker = worker
             with self._lock:
                 self._workers.append(worker)
         return worker.grade(assignment, student, options)
 
-    def stop(self) -> None:
-        """Stop every worker now (their kernels die with them); the threads waiting on them return."""
+    def _zygote_for(self, env: dict[str, str]) -> SharedZygote | None:
+        """The batch's kernel zygote for workers started with ``env`` (started at first need, again if it
+        ended), or None where workers keep no warm kernels."""
+        if not warm_kernels_possible(env):
+            return None
+        kernel_env = sandbox_command.kernel_environment(sys.executable, env)
+        preloads = kernel_zygote.preloads_for_course(self.course)
+        key = json.dumps([kernel_env, preloads], sort_keys=True)
         with self._lock:
-            workers = list(self._workers)
+            zygote = self._zygotes.get(key)
+            if zygote is None or not zygote.alive():
+                if zygote is not None:
+                    zygote.stop()
+                zygote = self._zygotes[key] = SharedZygote(preloads, kernel_env, stderr=self.zygote_log)
+            return zygote
+
+    def stop(self) -> None:
+        """Stop every worker now (their kernels die with them), then the batch's zygotes; the threads
+        waiting on them return."""
+        with self._lock:
+            workers, zygotes = list(self._workers), list(self._zygotes.values())
+            self._zygotes.clear()
         for worker in workers:
             worker.stop()
+        for zygote in zygotes:
+            zygote.stop()
+        self.zygote_log.close()
 
     close = stop
 
@@ -106,26 +131,28 @@ class WarmWorkers:
 
 
 class _Worker:
-    """One worker process (:mod:`.worker_start`): started with the kernels' environment and, where it will keep
-    warm kernels, the modules its zygote preloads; its own environment (``env``) is its first line of input."""
+    """One worker process, with ``env``; with a ``zygote`` (the batch's), its kernels are forked by it."""
 
-    def __init__(self, course: Path, env: dict[str, str]):
-        from .kernel_zygote import preloads_for_course
-
+    def __init__(self, course: Path, env: dict[str, str], zygote: SharedZygote | None):
         self.env = env
         self.course = course
+        self.zygote = zygote
         self.log = tempfile.TemporaryFile()  # what the worker says besides its answers: why it died
-        preloads = preloads_for_course(course) if warm_kernels_possible(env) else ()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", WORKER_MODULE, str(course), *preloads], cwd=course,
-            env=sandbox_command.kernel_environment(sys.executable, env), stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=self.log, start_new_session=True, text=True)
-        with contextlib.suppress(OSError):  # a worker that died at once says why at its first submission
-            self.process.stdin.write(json.dumps(env) + "\n")
-            self.process.stdin.flush()
+        command, line = [sys.executable, "-m", __name__, str(course)], None
+        if zygote is not None:
+            line = zygote.connect()
+            command += ["--zygote", str(line.fileno()), str(zygote.process.pid)]
+        try:
+            self.process = subprocess.Popen(
+                command, cwd=course, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
+                start_new_session=True, text=True, pass_fds=(line.fileno(),) if line else ())
+        finally:
+            if line is not None:
+                line.close()  # the worker's now
 
     def usable(self, env: dict[str, str]) -> bool:
-        return self.process.poll() is None and env == self.env
+        return (self.process.poll() is None and env == self.env
+                and (self.zygote is None or self.zygote.alive()))
 
     def grade(self, assignment: str, student: str, options: GradingOptions) -> SubmissionResult:
         started = time.monotonic()
@@ -318,11 +345,11 @@ def warm_preprocessors(preprocessors, pool) -> list:
     return replaced
 
 
-def serve(course: Path, zygote=None) -> None:
+def serve(course: Path, zygote: ZygoteConnection | None = None) -> None:
     """Grade the requests on stdin, one at a time, answering on stdout (see the module's docstring).
 
-    ``zygote``: the kernel zygote this process forked at its start (:mod:`.worker_start`), for its warm
-    kernels; without one, the pool starts its own where warm kernels are possible.
+    ``zygote``: this worker's line to its batch's kernel zygote, for its warm kernels; without one, the pool
+    starts a zygote of its own where warm kernels are possible.
     """
     skip_unused_modules()
     requests = sys.stdin
@@ -339,7 +366,7 @@ def serve(course: Path, zygote=None) -> None:
         if warm_kernels_possible():
             pool = stack.enter_context(WarmKernelPool(course / "autograded", zygote=zygote))
         elif zygote is not None:
-            zygote.stdin.close()  # it ends
+            zygote.close()
 
         def run_nbgrader(course, command, options=GradingOptions(), seconds=None):
             with _environment_added(options.env):
@@ -362,3 +389,14 @@ def serve(course: Path, zygote=None) -> None:
             if answer.get("status") == "timeout":
                 return  # stopped half-way, nbgrader may be in any state: the batch starts a new worker
 
+
+def main(argv: list[str]) -> None:
+    """``COURSE [--zygote FD PID]``: serve, with the batch's zygote on descriptor FD if given."""
+    zygote = None
+    if argv[1:2] == ["--zygote"]:
+        zygote = ZygoteConnection(int(argv[2]), int(argv[3]))
+    serve(Path(argv[0]).resolve(), zygote)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

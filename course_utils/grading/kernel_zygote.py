@@ -1,10 +1,14 @@
 """A process that has imported what grading kernels need, and forks one kernel per sandbox.
 
-A grading worker forks its zygote first thing, before it reads anything of the
-grader's (:mod:`course_utils.grading.worker_start`, :func:`fork_zygote`): the
-worker and its zygote then share one import of torch and the rest (≈2.5 CPU-s
-less per worker). Otherwise :class:`course_utils.grading.warm_kernels.WarmKernelPool`
-starts one itself::
+A batch of ``make autograde`` keeps one, shared by its grading workers
+(:class:`SharedZygote`, which the batch starts; each worker has a line of its
+own to it, a :class:`ZygoteConnection`)::
+
+    python -c "from course_utils.grading.kernel_zygote import serve_shared; serve_shared()" MODULE ...
+
+so the imports below are paid once per batch, not once per worker. A
+:class:`course_utils.grading.warm_kernels.WarmKernelPool` given no connection
+starts a zygote of its own::
 
     python -c "from course_utils.grading.kernel_zygote import serve; serve()" MODULE ...
 
@@ -13,8 +17,8 @@ ipykernel, and for a course built on torch also torch, torchvision,
 course_utils and the grading checks (≈3 CPU-s that every fresh kernel pays
 otherwise; a course that never names torch does not pay them), runs no
 torch operation (forking after one that started thread pools hangs the child)
-and never runs student code. Then, for each line it reads on stdin, a JSON
-request ``{"placeholder": pid, "connection_file": ..., "cgroups": [...],
+and never runs student code. Then, for each line it reads (on stdin, or on a
+worker's connection), a JSON request ``{"placeholder": pid, "connection_file": ..., "cgroups": [...],
 "limits": {...}, "cwd": ...}``, it forks:
 
 * the child, still outside, moves into the cgroups of the sandbox that
@@ -50,6 +54,7 @@ import pkgutil
 import re
 import signal
 import sys
+import threading
 from pathlib import Path
 
 from .sandbox_command import KERNEL_ARGS
@@ -173,76 +178,142 @@ def _serve_requests(requests, replies, preloaded: list[str]) -> None:
         replies.write(json.dumps(fork_kernel(json.loads(line))) + "\n")
 
 
-class ForkedZygote:
-    """The parent's handle on a zygote made by :func:`fork_zygote`: what :class:`subprocess.Popen` gives of a
-    started one (``stdin`` for requests, ``stdout`` for replies, ``poll``, ``wait``, ``kill``)."""
+def serve_shared(names=None) -> None:
+    """:func:`serve` for a whole batch: stdin is a Unix socket on which the batch sends, for each grading
+    worker, one end of a socket pair (a byte with the descriptor); requests and replies then go over that
+    socket, one line each, the first reply saying ready as :func:`serve` does. Ends when the batch closes
+    its socket. Requests are served one at a time, in the order they come (a fork takes ≈0.05 s)."""
+    import selectors
+    import socket
 
-    def __init__(self, pid: int, requests, replies):
-        self.pid, self.stdin, self.stdout = pid, requests, replies
-        self.returncode: int | None = None
+    control = socket.socket(fileno=os.dup(0))
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(null, 1)  # nothing but replies, on the workers' sockets
+    os.close(null)
+    preloaded = preload_frozen(names or sys.argv[1:] or EVERYTHING)
+    ready = (json.dumps({"ok": True, "preloaded": preloaded}) + "\n").encode()
+    selector = selectors.DefaultSelector()
+    selector.register(control, selectors.EVENT_READ)
+    pending: dict[socket.socket, bytes] = {}
+    while True:
+        for key, _ in selector.select():
+            if key.fileobj is control:
+                try:
+                    message, fds, _, _ = socket.recv_fds(control, 1, 1)
+                except (OSError, ValueError):
+                    message, fds = b"", []
+                if not message:
+                    return  # the batch closed its end: the workers' sockets close with this process
+                for fd in fds:
+                    worker = socket.socket(fileno=fd)
+                    worker.sendall(ready)
+                    selector.register(worker, selectors.EVENT_READ)
+                    pending[worker] = b""
+                continue
+            worker = key.fileobj
+            try:
+                data = worker.recv(65536)
+            except OSError:
+                data = b""
+            if not data:  # the worker closed its end (or died)
+                selector.unregister(worker)
+                worker.close()
+                del pending[worker]
+                continue
+            pending[worker] += data
+            while b"\n" in pending[worker]:
+                line, pending[worker] = pending[worker].split(b"\n", 1)
+                with contextlib.suppress(OSError):
+                    worker.sendall((json.dumps(fork_kernel(json.loads(line))) + "\n").encode())
+
+
+class SharedZygote:
+    """The batch's handle on its zygote (:func:`serve_shared`): started with the kernels' environment
+    ``env`` (:func:`.sandbox_command.kernel_environment`), preloading ``names``; :meth:`connect` gives a
+    worker its line to it."""
+
+    def __init__(self, names, env: dict[str, str], stderr=None):
+        import socket
+        import subprocess
+
+        ours, theirs = socket.socketpair()
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", "from course_utils.grading.kernel_zygote import serve_shared; serve_shared()",
+                 *names], stdin=theirs, stdout=subprocess.DEVNULL, stderr=stderr, cwd="/", env=env,
+                start_new_session=True)
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        self.control = ours
+        self._lock = threading.Lock()  # workers connect from the batch's threads
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def connect(self):
+        """A new worker's end of a socket whose other end the zygote serves (:class:`ZygoteConnection`);
+        :class:`OSError` if the zygote has ended."""
+        import socket
+
+        worker, zygote = socket.socketpair()
+        try:
+            with self._lock:
+                socket.send_fds(self.control, [b"w"], [zygote.fileno()])
+        except BaseException:
+            worker.close()
+            raise
+        finally:
+            zygote.close()
+        return worker
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            self.control.close()
+        try:
+            self.process.wait(timeout=10)  # it ends when its socket closes
+        except Exception:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+class ZygoteConnection:
+    """A grading worker's line to its batch's zygote (descriptor ``fd``, a socket; the zygote's ``pid``):
+    ``stdin`` for requests, ``stdout`` for replies and ``poll`` as a started zygote has them; :meth:`close`
+    ends the line, not the zygote (the batch's)."""
+
+    def __init__(self, fd: int, pid: int):
+        import socket
+
+        os.set_inheritable(fd, False)  # passed to this worker; none of its own children gets it
+        self._socket = socket.socket(fileno=fd)
+        self.stdin = self._socket.makefile("wb")
+        self.stdout = self._socket.makefile("rb")
+        self.pid = pid
+        try:
+            self._pidfd: int | None = os.pidfd_open(pid)
+        except ProcessLookupError:
+            self._pidfd = None
 
     def poll(self) -> int | None:
-        if self.returncode is None:
-            try:
-                pid, status = os.waitpid(self.pid, os.WNOHANG)
-            except ChildProcessError:
-                self.returncode = -1
-            else:
-                if pid:
-                    self.returncode = os.waitstatus_to_exitcode(status)
-        return self.returncode
+        """None while the zygote runs, -1 once it has ended (its exit status is its batch's to know)."""
+        import select
 
-    def wait(self, timeout: float | None = None) -> int:
-        import subprocess
-        import time
+        if self._pidfd is None or select.select([self._pidfd], [], [], 0)[0]:
+            return -1
+        return None
 
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self.poll() is None:
-            if deadline is not None and time.monotonic() > deadline:
-                raise subprocess.TimeoutExpired("kernel zygote", timeout)
-            time.sleep(0.01)
-        return self.returncode
-
-    def kill(self) -> None:
-        if self.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGKILL)
-
-
-def fork_zygote(names) -> ForkedZygote:
-    """Preload ``names`` here, then fork: the child becomes a zygote serving requests on a pipe pair (as
-    :func:`serve` does on stdin and stdout), the parent goes on with the same modules imported.
-
-    For a program's start, while this process is a single thread and holds nothing but its imports: its
-    environment (the kernels' own, :func:`.sandbox_command.kernel_environment`) and its memory become every
-    kernel's. The child keeps only its pipe ends and stderr (its stdin and stdout become ``/dev/null``),
-    leaves the parent's working folder for ``/``, and stays in the parent's process group, so that it dies
-    with it; it ends when the parent closes the request pipe.
-    """
-    preloaded = preload_frozen(names)
-    request_read, request_write = os.pipe()
-    reply_read, reply_write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the zygote
-        code = 1
-        try:
-            null = os.open(os.devnull, os.O_RDWR)
-            os.dup2(null, 0)
-            os.dup2(null, 1)
-            _close_fds_except({request_read, reply_write})
-            os.chdir("/")
-            with os.fdopen(request_read, "rb") as requests, os.fdopen(reply_write, "w", buffering=1) as replies:
-                _serve_requests(requests, replies, preloaded)
-            code = 0
-        except BaseException:  # noqa: B036 (never return into the parent's program)
-            import traceback
-
-            traceback.print_exc()
-        finally:
-            os._exit(code)
-    os.close(request_read)
-    os.close(reply_write)
-    return ForkedZygote(pid, os.fdopen(request_write, "wb"), os.fdopen(reply_read, "rb"))
+    def close(self) -> None:
+        for stream in (self.stdin, self.stdout, self._socket):
+            with contextlib.suppress(OSError):
+                stream.close()
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None
 
 
 def fork_kernel(request: dict) -> dict:

@@ -132,12 +132,13 @@ class WarmKernelPool:
 
     ``autograded_root`` is nbgrader's ``autograded`` folder. Use it as a
     context manager; kernels are taken one at a time (one worker, one thread).
-    ``zygote``: a zygote this process forked (:func:`.kernel_zygote.fork_zygote`), which the pool then uses
-    and ends; without one, the pool starts its own, preloading ``preload``.
+    ``zygote``: a connection to the zygote of this worker's batch (:class:`.kernel_zygote.ZygoteConnection`),
+    which the pool uses and closes (the zygote is the batch's); without one, the pool starts a zygote of its
+    own, preloading ``preload``.
     """
 
     def __init__(self, autograded_root, limits: Limits = LIMITS, preload: tuple[str, ...] | None = None,
-                 zygote: kernel_zygote.ForkedZygote | None = None):
+                 zygote: kernel_zygote.ZygoteConnection | None = None):
         self.autograded_root = os.path.realpath(autograded_root)
         self.limits = limits
         # what the zygote imports: by default what the course's notebooks need (the course: autograded/..)
@@ -145,7 +146,7 @@ class WarmKernelPool:
             kernel_zygote.preloads_for_course(Path(self.autograded_root).parent)
         self._count = itertools.count(1)
         self._next: WarmKernel | None = None
-        self._zygote: subprocess.Popen | kernel_zygote.ForkedZygote | None = zygote  # ended by close()
+        self._zygote: subprocess.Popen | kernel_zygote.ZygoteConnection | None = zygote  # closed by close()
         self.folder: Path | None = None
         self.started = 0  # kernels started so far
 
@@ -192,7 +193,7 @@ class WarmKernelPool:
                     env=sandbox_command.kernel_environment(sys.executable), start_new_session=True)
         ready = self._zygote_reply(ZYGOTE_SECONDS)
         if not ready.get("ok"):
-            log = self.folder / "zygote.log"  # a forked zygote writes to its parent's stderr instead
+            log = self.folder / "zygote.log"  # (a batch's zygote writes to the batch's log instead)
             said = log.read_text(errors="replace").strip().splitlines()[-3:] if log.exists() else []
             raise SandboxUnavailable(f"the kernel zygote did not start: {ready.get('error')}: "
                                      + " / ".join(said))
@@ -288,6 +289,9 @@ class WarmKernelPool:
         if self._next is not None:
             self._next.discard()
             self._next = None
+        if isinstance(self._zygote, kernel_zygote.ZygoteConnection):
+            self._zygote.close()
+            self._zygote = None
         if self._zygote is not None:
             with contextlib.suppress(OSError):
                 self._zygote.stdin.close()

@@ -4,7 +4,8 @@ from __future__ import annotations
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from course_utils.grading.kernel_zygote import EVERYTHING, PRELOADED, TORCH_PRELOADED, preloads_for_course
+from course_utils.grading.kernel_zygote import (EVERYTHING, PRELOADED, TORCH_PRELOADED, SharedZygote,
+                                                ZygoteConnection, preloads_for_course)
 from conftest import COURSE
 
 
@@ -53,33 +54,31 @@ def test_a_notebook_in_a_subfolder_of_an_assignment_counts(tmp_path):
     assert preloads_for_course(course) == EVERYTHING
 
 
-def test_a_forked_zygote_keeps_only_its_pipes_and_ends_with_them(tmp_path):
-    """fork_zygote, in a fresh interpreter started in tmp_path with a pipe as its stdin: the zygote answers
-    ready with what was preloaded, holds neither the parent's stdin nor its other files, has left the
-    parent's folder, and exits when the parent closes its request pipe."""
+def test_a_batchs_zygote_serves_each_worker_on_its_own_line_and_ends_with_the_batch():
+    """SharedZygote (preloading a small module): each connected worker gets the ready line, then one reply
+    per request on its own line (here a request for a sandbox that does not exist: an error, not a fork);
+    a worker's line closed leaves the others served; the zygote ends when the batch stops it."""
     import json
-    import subprocess
-    import sys
 
-    code = """if True:
-        import json, os, sys
-        from course_utils.grading.kernel_zygote import fork_zygote
-        kept = open("parents-file.txt", "w")
-        zygote = fork_zygote(["json"])
-        ready = json.loads(zygote.stdout.readline())
-        pid = zygote.pid
-        fds = sorted(os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd"))
-        cwd = os.readlink(f"/proc/{pid}/cwd")
-        zygote.stdin.close()
-        print(json.dumps({"ready": ready, "fds": fds, "cwd": cwd, "exit": zygote.wait(timeout=10)}))
-    """
-    output = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, input="a line for the parent\n",
-                            capture_output=True, text=True, timeout=60)
-    assert output.returncode == 0, output.stderr
-    seen = json.loads(output.stdout)
-    assert seen["ready"] == {"ok": True, "preloaded": ["json"]}
-    assert seen["cwd"] == "/"
-    assert seen["exit"] == 0
-    # stdin and stdout on /dev/null; stderr (here a pipe) and the two pipes of the zygote; nothing else
-    assert seen["fds"][:2] == ["/dev/null", "/dev/null"], seen["fds"]
-    assert len(seen["fds"]) == 5 and all(target.startswith("pipe:") for target in seen["fds"][2:]), seen["fds"]
+    zygote = SharedZygote(["json"], {"PATH": "/usr/bin:/bin"})
+    try:
+        lines = [ZygoteConnection(zygote.connect().detach(), zygote.process.pid) for _ in range(2)]
+        for line in lines:
+            assert json.loads(line.stdout.readline()) == {"ok": True, "preloaded": ["json"]}
+            assert line.poll() is None
+        no_sandbox = {"placeholder": 2**22 + 1, "connection_file": "/nonexistent", "cgroups": [], "limits": {},
+                      "cwd": "/"}
+        lines[0].close()
+        lines[1].stdin.write((json.dumps(no_sandbox) + "\n").encode())
+        lines[1].stdin.flush()
+        reply = json.loads(lines[1].stdout.readline())
+        assert reply["ok"] is False and "Error" in reply["error"], reply
+        assert zygote.alive()
+        with open(f"/proc/{zygote.process.pid}/environ", "rb") as environ:
+            assert environ.read() == b"PATH=/usr/bin:/bin\0"  # the kernels' environment, nothing of ours
+    finally:
+        zygote.stop()
+    assert not zygote.alive()
+    assert lines[1].poll() == -1
+    assert lines[1].stdout.readline() == b""  # its line closed with it
+    lines[1].close()

@@ -24,9 +24,9 @@ LAYERS = {
     "course_utils.homework_checks.tanh": ["nbgrader", "course_utils.grading"],
     "course_utils.homework_checks.augmentation": ["nbgrader", "course_utils.grading"],
     "course_utils.homework_checks.runner": ["nbgrader", "course_utils.grading"],
-    # a worker's program forks its kernel zygote before the grader's machinery is imported
-    "course_utils.grading.worker_start": ["grading_worker", "warm_kernels", "kernel_zygote", "nbgrader", "nbformat",
-                                          "jupyter_client", "torch"],
+    # the kernel zygote's program: what it holds is what every kernel starts from
+    "course_utils.grading.kernel_zygote": ["grading_worker", "warm_kernels", "sandbox", "nbgrader", "nbformat",
+                                           "jupyter_client", "torch"],
 }
 # Names of other packages in LAYERS (any other name without a dot is a module of course_utils.grading).
 PACKAGES = {"nbgrader", "nbformat", "jupyter_client", "torch"}
