@@ -4,8 +4,10 @@ An nbgrader process per submission costs ≈2 s of imports, and a fresh kernel
 ≈3-4 s more (IPython, torch, torchvision) before the first test runs. So
 :func:`course_utils.grading.pipeline.autograde` (``make autograde``) keeps one
 worker process per thread of its batch (:class:`WarmWorkers`, whose ``grade``
-is the batch's ``grade_one``). A worker (``python -m
-course_utils.grading.grading_worker COURSE``) grades one submission at a time
+is the batch's ``grade_one``), forked by the batch's worker factory
+(``python -m course_utils.grading.grading_worker --forks COURSE``, a
+:class:`~course_utils.grading.worker_factory.WorkerFactory` that imported
+nbgrader, the checks and torch once for them all). A worker grades one submission at a time
 with :func:`course_utils.grading.submission.grade_submission`, unchanged,
 except that the nbgrader step runs in the worker itself
 (:func:`run_autograde_in_process`: nbgrader's ``AutogradeApp``, the same
@@ -14,8 +16,9 @@ command-line arguments, configuration and exit status) and that the course's
 :class:`~course_utils.grading.warm_kernels.WarmKernelPool`
 (:func:`~course_utils.grading.warm_kernels.warm_execute_class`): started
 ahead, sandboxed, one per submission, forked by the batch's one kernel zygote
-(:class:`~course_utils.grading.kernel_zygote.SharedZygote`; the worker's line
-to it, a socket, is passed as ``--zygote FD PID``). Each submission still gets its private
+(:class:`~course_utils.grading.kernel_zygote.SharedZygote`, a process of its
+own: kernels share nothing with the workers; a worker's line to it is a socket
+of its own). Each submission still gets its private
 copy of the gradebook (the batch's ``--CourseDirectory.db_url``), merged by
 the batch.
 
@@ -56,9 +59,11 @@ from .layout import points, source_notebooks
 from .nbgrader_cli import skip_unused_modules
 from .nbgrader_run import GradingError, GradingOptions, NbgraderTimeout, nbgrader_environment
 from .submission import SubmissionResult
+from .worker_factory import EXTRA_FD, WorkerFactory, last_line, serve_forks
 
 NBGRADER_MODULE = "course_utils.grading.nbgrader_cli"
 BACKSTOP_SECONDS = 120.0  # after submission_seconds: the worker itself is stuck
+CHECKS = "course_utils.homework_checks"  # what judged test cells call (judged_execute), with torch
 
 
 # -- the batch's side -----------------------------------------------------------------------
@@ -78,6 +83,7 @@ class WarmWorkers:
         self._local = threading.local()
         self._workers: list[_Worker] = []
         self._zygotes: dict[str, SharedZygote] = {}  # by the kernels' environment and preloads
+        self._factories: dict[str, WorkerFactory] = {}  # by the workers' environment
         self.zygote_log = tempfile.TemporaryFile()  # what the batch's zygotes say: why one died
         self._lock = threading.Lock()
 
@@ -87,7 +93,7 @@ class WarmWorkers:
         if worker is None or not worker.usable(env):
             if worker is not None:
                 worker.stop()
-            worker = _Worker(self.course, env, self._zygote_for(env))
+            worker = _Worker(self.course, env, self._factory_for(env), self._zygote_for(env))
             self._local.worker = worker
             with self._lock:
                 self._workers.append(worker)
@@ -109,16 +115,29 @@ class WarmWorkers:
                 zygote = self._zygotes[key] = SharedZygote(preloads, kernel_env, stderr=self.zygote_log)
             return zygote
 
-    def stop(self) -> None:
-        """Stop every worker now (their kernels die with them), then the batch's zygotes; the threads
-        waiting on them return."""
+    def _factory_for(self, env: dict[str, str]) -> WorkerFactory:
+        """The batch's worker factory for ``env`` (started at first need, again if it ended)."""
+        key = json.dumps(env, sort_keys=True)
         with self._lock:
-            workers, zygotes = list(self._workers), list(self._zygotes.values())
+            factory = self._factories.get(key)
+            if factory is None or not factory.alive():
+                if factory is not None:
+                    factory.stop()
+                factory = self._factories[key] = WorkerFactory(
+                    [sys.executable, "-m", __name__, "--forks", str(self.course)], cwd=self.course, env=env)
+            return factory
+
+    def stop(self) -> None:
+        """Stop every worker now (their kernels die with them), then the batch's factories and zygotes; the
+        threads waiting on them return."""
+        with self._lock:
+            workers, others = list(self._workers), [*self._factories.values(), *self._zygotes.values()]
+            self._factories.clear()
             self._zygotes.clear()
         for worker in workers:
             worker.stop()
-        for zygote in zygotes:
-            zygote.stop()
+        for other in others:
+            other.stop()
         self.zygote_log.close()
 
     close = stop
@@ -131,21 +150,18 @@ class WarmWorkers:
 
 
 class _Worker:
-    """One worker process, with ``env``; with a ``zygote`` (the batch's), its kernels are forked by it."""
+    """One worker, with ``env``, forked by ``factory``; with a ``zygote`` (the batch's), its kernels are
+    forked by that."""
 
-    def __init__(self, course: Path, env: dict[str, str], zygote: SharedZygote | None):
+    def __init__(self, course: Path, env: dict[str, str], factory: WorkerFactory, zygote: SharedZygote | None):
         self.env = env
         self.course = course
         self.zygote = zygote
         self.log = tempfile.TemporaryFile()  # what the worker says besides its answers: why it died
-        command, line = [sys.executable, "-m", __name__, str(course)], None
-        if zygote is not None:
-            line = zygote.connect()
-            command += ["--zygote", str(line.fileno()), str(zygote.process.pid)]
+        line = zygote.connect() if zygote is not None else None
         try:
-            self.process = subprocess.Popen(
-                command, cwd=course, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
-                start_new_session=True, text=True, pass_fds=(line.fileno(),) if line else ())
+            self.process = factory.start(self.log, {"zygote": zygote.process.pid} if line else {},
+                                         line.fileno() if line else None)
         finally:
             if line is not None:
                 line.close()  # the worker's now
@@ -167,9 +183,10 @@ class _Worker:
         else:
             why = "the grading worker stopped answering" if line is None else "the grading worker died"
         if not line:
+            words = self.last_words()
             self.stop()
-            return _result_without_grade(self.course, assignment, student, "failed",
-                                         f"{why}: {self.last_words()}"[:300], started)
+            return _result_without_grade(self.course, assignment, student, "failed", f"{why}: {words}"[:300],
+                                         started)
         answer = json.loads(line)
         if answer.get("status") == "timeout":
             self.stop()  # it stops after a timeout; the next submission gets a new worker
@@ -187,20 +204,17 @@ class _Worker:
         return self.process.stdout.readline()
 
     def last_words(self) -> str:
-        with contextlib.suppress(OSError, ValueError):
-            self.log.seek(0)
-            lines = self.log.read().decode(errors="replace").strip().splitlines()
-            return lines[-1] if lines else "no message"
-        return "no message"
+        return last_line(self.log)
 
     def stop(self) -> None:
+        """Kill the worker (its session), wait for its end, close its socket and log."""
         if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
+            for kill in (os.killpg, os.kill):  # its session's group; itself, in case it has none yet
+                with contextlib.suppress(ProcessLookupError):
+                    kill(self.process.pid, signal.SIGKILL)
         self.process.wait()
-        for stream in (self.process.stdin, self.process.stdout):
-            with contextlib.suppress(OSError):
-                stream.close()
+        self.process.close()
+        self.log.close()
 
 
 def _options_to_json(options: GradingOptions) -> dict:
@@ -391,11 +405,27 @@ def serve(course: Path, zygote: ZygoteConnection | None = None) -> None:
 
 
 def main(argv: list[str]) -> None:
-    """``COURSE [--zygote FD PID]``: serve, with the batch's zygote on descriptor FD if given."""
-    zygote = None
-    if argv[1:2] == ["--zygote"]:
-        zygote = ZygoteConnection(int(argv[2]), int(argv[3]))
-    serve(Path(argv[0]).resolve(), zygote)
+    """``--forks COURSE``: a batch's worker factory (:mod:`.worker_factory`), after importing what a worker
+    imports (nbgrader, the judged preprocessor, the warm kernels' pool; for a course built on torch, the
+    checks and torch); each worker forked from it serves (:func:`serve`), with its batch's zygote on fd 3
+    if its request names the zygote's pid. Started by :class:`WarmWorkers`."""
+    if argv[:1] != ["--forks"] or len(argv) != 2:
+        sys.exit(f"usage: python -m {__spec__.name} --forks COURSE (started by the batch: WarmWorkers)")
+    course = Path(argv[1]).resolve()
+    skip_unused_modules()
+    import nbgrader.apps.autogradeapp  # noqa: F401 (what every worker needs, imported once)
+
+    from . import judged_execute, warm_kernels  # noqa: F401
+
+    if CHECKS in kernel_zygote.preloads_for_course(course):
+        kernel_zygote.preload((CHECKS,))  # every module of the checks, which import torch
+    gc.freeze()
+
+    def run_worker(request: dict) -> None:
+        zygote = ZygoteConnection(EXTRA_FD, int(request["zygote"])) if request.get("zygote") else None
+        serve(course, zygote)
+
+    serve_forks(run_worker)
 
 
 if __name__ == "__main__":

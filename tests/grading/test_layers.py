@@ -24,6 +24,8 @@ LAYERS = {
     "course_utils.homework_checks.tanh": ["nbgrader", "course_utils.grading"],
     "course_utils.homework_checks.augmentation": ["nbgrader", "course_utils.grading"],
     "course_utils.homework_checks.runner": ["nbgrader", "course_utils.grading"],
+    # the workers' factory: standard library only, beneath the worker it forks
+    "course_utils.grading.worker_factory": ["grading_worker", "kernel_zygote", "warm_kernels", "nbgrader", "torch"],
     # the kernel zygote's program: what it holds is what every kernel starts from
     "course_utils.grading.kernel_zygote": ["grading_worker", "warm_kernels", "sandbox", "nbgrader", "nbformat",
                                            "jupyter_client", "torch"],
