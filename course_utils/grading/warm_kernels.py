@@ -3,8 +3,9 @@
 A fresh grading kernel costs ≈3-4 CPU-s before the first test runs: Python,
 IPython, then torch and torchvision (which imports ``torch._dynamo``), every
 time. :class:`WarmKernelPool` pays the imports once, in a
-:mod:`~course_utils.grading.kernel_zygote` process, and makes each kernel by
-forking it (≈0.05 s) into a sandbox of its own::
+:mod:`~course_utils.grading.kernel_zygote` process (its own, or its batch's,
+which all the batch's workers share), and makes each kernel by forking it
+(≈0.05 s) into a sandbox of its own::
 
     with WarmKernelPool(course / "autograded") as pool:   # one per grading worker
         kernel = pool.take()          # the kernel started in advance; the next one starts now

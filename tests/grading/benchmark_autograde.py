@@ -10,8 +10,9 @@ wrong), then grades a fresh copy of the same submissions in one run with each of
 ``pipeline1``  the course's pipeline without warm workers (``autograde(warm=False)``), JOBS=1: an
                nbgrader process and a fresh sandboxed kernel per submission (make autograde until issue 19)
 ``pipelineN``  the same with JOBS=N
-``warm1``      ``make autograde`` JOBS=1: warm workers (course_utils.grading.grading_worker), nbgrader
-               in-process, kernels forked from a zygote that imported torch, each in its own sandbox, started ahead
+``warm1``      ``make autograde`` JOBS=1: warm workers (course_utils.grading.grading_worker, forked by the
+               batch's factory), nbgrader in-process, kernels forked from the batch's zygote that imported
+               torch, each in its own sandbox, started ahead
 ``warmN``      the same with JOBS=N
 
 It prints seconds (and CPU seconds) per submission and each run's speed-up
