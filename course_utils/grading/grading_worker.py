@@ -208,10 +208,7 @@ class _Worker:
 
     def stop(self) -> None:
         """Kill the worker (its session), wait for its end, close its socket and log."""
-        if self.process.poll() is None:
-            for kill in (os.killpg, os.kill):  # its session's group; itself, in case it has none yet
-                with contextlib.suppress(ProcessLookupError):
-                    kill(self.process.pid, signal.SIGKILL)
+        self.process.kill()
         self.process.wait()
         self.process.close()
         self.log.close()

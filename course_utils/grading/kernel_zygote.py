@@ -85,6 +85,7 @@ EVERYTHING = PRELOADED + TORCH_PRELOADED + PRELOADED_IF_PRESENT
 # A notebook that names one of these (in any code cell) is graded by a kernel that imports torch.
 TORCH_NAMES = re.compile(r"\b(?:torch|torchvision|course_utils)\b")
 
+MAX_REQUEST_BYTES = 1 << 16  # a worker's request line, at most (paths and limits: well under 1 KiB)
 # The order matters: the user namespace last, because bubblewrap's nested user
 # namespace does not own the others (joining it first would leave us without
 # the right to join them).
@@ -155,7 +156,8 @@ def serve(names=None) -> None:
     What the preload made is frozen (:func:`gc.freeze`, as Python's documentation advises before forking
     without exec): no collection in the zygote or in a kernel walks those objects again, so kernels do not
     copy the pages they share with the zygote just to collect, and code that walks every object
-    (``gc.get_objects()``) sees only its own kernel's.
+    (``gc.get_objects()``) sees only its own kernel's and the few the zygote held at the fork (its request
+    buffers: sandbox paths of the grader's runtime folder, never anything of a submission).
     """
     requests, replies = sys.stdin.buffer, os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # nothing but replies on the reply channel
@@ -175,7 +177,17 @@ def preload_frozen(names) -> list[str]:
 def _serve_requests(requests, replies, preloaded: list[str]) -> None:
     replies.write(json.dumps({"ok": True, "preloaded": preloaded}) + "\n")
     for line in requests:
-        replies.write(json.dumps(fork_kernel(json.loads(line))) + "\n")
+        replies.write(json.dumps(_answer(line)) + "\n")
+
+
+def _answer(line: bytes) -> dict:
+    """The reply to one request line: :func:`fork_kernel`'s, with the request's ``id``; an error for a line
+    that is no request (never an exception: the zygote serves on)."""
+    try:
+        request = json.loads(line)
+        return {**fork_kernel(request), "id": request.get("id")}
+    except Exception as error:
+        return {"ok": False, "error": f"{type(error).__name__}: {error}"}
 
 
 def serve_shared(names=None) -> None:
@@ -195,7 +207,13 @@ def serve_shared(names=None) -> None:
     ready = (json.dumps({"ok": True, "preloaded": preloaded}) + "\n").encode()
     selector = selectors.DefaultSelector()
     selector.register(control, selectors.EVENT_READ)
-    pending: dict[socket.socket, bytes] = {}
+    received: dict[socket.socket, bytearray] = {}  # per worker: a request's first part, until its newline
+
+    def drop(worker: socket.socket) -> None:  # a worker gone, or one that broke the protocol: its line only
+        selector.unregister(worker)
+        worker.close()
+        del received[worker]
+
     while True:
         for key, _ in selector.select():
             if key.fileobj is control:
@@ -207,25 +225,29 @@ def serve_shared(names=None) -> None:
                     return  # the batch closed its end: the workers' sockets close with this process
                 for fd in fds:
                     worker = socket.socket(fileno=fd)
-                    worker.sendall(ready)
                     selector.register(worker, selectors.EVENT_READ)
-                    pending[worker] = b""
+                    received[worker] = bytearray()
+                    try:
+                        worker.sendall(ready)
+                    except OSError:
+                        drop(worker)
                 continue
             worker = key.fileobj
             try:
                 data = worker.recv(65536)
             except OSError:
                 data = b""
-            if not data:  # the worker closed its end (or died)
-                selector.unregister(worker)
-                worker.close()
-                del pending[worker]
+            if not data or len(received[worker]) + len(data) > MAX_REQUEST_BYTES:
+                drop(worker)
                 continue
-            pending[worker] += data
-            while b"\n" in pending[worker]:
-                line, pending[worker] = pending[worker].split(b"\n", 1)
-                with contextlib.suppress(OSError):
-                    worker.sendall((json.dumps(fork_kernel(json.loads(line))) + "\n").encode())
+            received[worker] += data
+            while worker in received and b"\n" in received[worker]:
+                line, _, rest = bytes(received[worker]).partition(b"\n")
+                received[worker][:] = rest
+                try:
+                    worker.sendall((json.dumps(_answer(line)) + "\n").encode())
+                except OSError:
+                    drop(worker)
 
 
 class SharedZygote:

@@ -122,7 +122,9 @@ def bwrap_command(*, bwrap: str, prlimit: str, python: str, readonly: Sequence[s
         "--chdir", workdir,
         "--",
         python, "-I", "-S", "-c",
+        # then stdin, stdout and stderr on the sandbox's /dev/null: they were the grader's (its log, its answers)
         "import os, shutil, sys; shutil.copytree(sys.argv[1], sys.argv[2], symlinks=True, dirs_exist_ok=True); "
+        "null = os.open('/dev/null', os.O_RDWR); [os.dup2(null, fd) for fd in (0, 1, 2)]; "
         "os.execv(sys.argv[3], sys.argv[3:])",
         WORK_SOURCE, workdir,
         prlimit,

@@ -108,6 +108,11 @@ def launch(config_file: str, connection_file: str, kernel_args: list[str]) -> No
         bwrap=config["bwrap"], prlimit=config["prlimit"], python=config["python"], readonly=config["readonly"],
         limits=limits, ipc_dir=ipc_dir, connection_file=connection_file, workdir=workdir,
         copy=copy, copy_bytes=_tree_bytes(copy), program=kernel_program(config["python"], connection_file, kernel_args))
+    # bubblewrap, the sandbox's pid 1, can be reached from inside: it keeps only stderr (for its own errors;
+    # what runs inside it gets /dev/null, see bwrap_command), not the grader's stdin and stdout.
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(null, 1)
     os.execv(command[0], command)
 
 

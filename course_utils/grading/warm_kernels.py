@@ -146,6 +146,8 @@ class WarmKernelPool:
         self.preload = preload if preload is not None else \
             kernel_zygote.preloads_for_course(Path(self.autograded_root).parent)
         self._count = itertools.count(1)
+        self._request_ids = itertools.count(1)
+        self._replies = b""  # what the zygote sent that is not read yet
         self._next: WarmKernel | None = None
         self._zygote: subprocess.Popen | kernel_zygote.ZygoteConnection | None = zygote  # closed by close()
         self.folder: Path | None = None
@@ -260,14 +262,18 @@ class WarmKernelPool:
                 program=[sys.executable, "-I", "-S", "-c", PLACEHOLDER, str(JOIN_SECONDS), PLACEHOLDER_MARK])
             (folder / "kernel.json.launch").write_text(json.dumps({
                 "argv": command, "cgroups": [str(c / "cgroup.procs") for c in cgroups]}))
-            run_sync(manager.start_kernel)(cwd=str(folder))
+            # bubblewrap (the sandbox's pid 1) gets none of this worker's descriptors (its stderr is the worker's
+            # log); what runs inside has the sandbox's /dev/null as stdin, stdout and stderr (bwrap_command)
+            run_sync(manager.start_kernel)(cwd=str(folder), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                           stderr=subprocess.DEVNULL)
             placeholder = _find_placeholder(manager.provisioner.process.pid)
+            request_id = next(self._request_ids)
             self._zygote.stdin.write(json.dumps({
-                "placeholder": placeholder, "connection_file": str(connection_file),
+                "id": request_id, "placeholder": placeholder, "connection_file": str(connection_file),
                 "cgroups": [str(c / "cgroup.procs") for c in cgroups],
                 "limits": dataclasses.asdict(self.limits), "cwd": self.autograded_root}).encode() + b"\n")
             self._zygote.stdin.flush()
-            reply = self._zygote_reply(60.0)
+            reply = self._zygote_reply(60.0, request_id)
             if not reply.get("ok"):
                 raise SandboxUnavailable(f"a warm kernel could not enter its sandbox: {reply.get('error')}")
         except BaseException:
@@ -276,15 +282,27 @@ class WarmKernelPool:
         self.started += 1
         return kernel
 
-    def _zygote_reply(self, seconds: float) -> dict:
-        import selectors
+    def _zygote_reply(self, seconds: float, request_id: int | None = None) -> dict:
+        """The zygote's next reply (``request_id``: the one to that request; late replies to earlier requests,
+        which timed out, are dropped), or an error after ``seconds``. Read unbuffered, so that a reply already
+        received is never missed by waiting for more."""
+        import select
 
-        with selectors.DefaultSelector() as selector:
-            selector.register(self._zygote.stdout, selectors.EVENT_READ)
-            if not selector.select(seconds):
+        deadline = time.monotonic() + seconds
+        fd = self._zygote.stdout.fileno()
+        while True:
+            while b"\n" in self._replies:
+                line, _, self._replies = self._replies.partition(b"\n")
+                reply = json.loads(line)
+                if request_id is None or reply.get("id") == request_id:
+                    return reply
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
                 return {"ok": False, "error": f"no answer from the kernel zygote in {seconds:g} s"}
-        line = self._zygote.stdout.readline()
-        return json.loads(line) if line else {"ok": False, "error": "the kernel zygote exited"}
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return {"ok": False, "error": "the kernel zygote exited"}
+            self._replies += chunk
 
     def close(self) -> None:
         if self._next is not None:

@@ -36,6 +36,7 @@ import time
 from collections.abc import Callable
 
 MAX_REQUEST = 4096  # bytes of a request's JSON
+START_SECONDS = 300.0  # for the factory's answer: its imports (nbgrader, torch) on a busy machine come first
 EXTRA_FD = 3  # where a worker finds the descriptor passed with its request, if any
 
 
@@ -140,8 +141,13 @@ class WorkerFactory:
         try:
             with self._lock:
                 socket.send_fds(self.control, [json.dumps(request or {}).encode()], fds)
-                answer = b""
+                answer, deadline = b"", time.monotonic() + START_SECONDS
                 while not answer.endswith(b"\n"):
+                    left = deadline - time.monotonic()
+                    if left <= 0 or not select.select([self.control], [], [], left)[0]:
+                        self.stop_now()  # stuck (importing?): the next worker gets a new factory
+                        raise OSError(f"the grading worker factory did not answer in {START_SECONDS:g} s: "
+                                      f"{last_line(self.log)}")
                     chunk = self.control.recv(32)
                     if not chunk:
                         raise OSError(f"the grading worker factory ended: {last_line(self.log)}")
@@ -154,6 +160,11 @@ class WorkerFactory:
         finally:
             theirs.close()
         return ForkedWorker(int(answer), ours)
+
+    def stop_now(self) -> None:
+        """Kill the factory (not its workers: each is in a session of its own)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
 
     def stop(self) -> None:
         """End the factory (its workers go on until stopped themselves)."""
@@ -186,6 +197,14 @@ class ForkedWorker:
             os.close(self._pidfd)
             self._pidfd = None
         return self.returncode
+
+    def kill(self) -> None:
+        """SIGKILL to the worker itself (through its pidfd: never to a process that took its pid) and to its
+        session's process group (its children), if it still runs."""
+        if self.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
+                os.killpg(self.pid, signal.SIGKILL)
 
     def wait(self, timeout: float | None = None) -> int:
         deadline = None if timeout is None else time.monotonic() + timeout

@@ -56,8 +56,9 @@ def test_a_notebook_in_a_subfolder_of_an_assignment_counts(tmp_path):
 
 def test_a_batchs_zygote_serves_each_worker_on_its_own_line_and_ends_with_the_batch():
     """SharedZygote (preloading a small module): each connected worker gets the ready line, then one reply
-    per request on its own line (here a request for a sandbox that does not exist: an error, not a fork);
-    a worker's line closed leaves the others served; the zygote ends when the batch stops it."""
+    per request on its own line, with the request's id (here a request for a sandbox that does not exist, and
+    a line that is no request: errors, not forks); a worker's line closed, even before its ready line, leaves
+    the others served; the zygote ends when the batch stops it."""
     import json
 
     zygote = SharedZygote(["json"], {"PATH": "/usr/bin:/bin"})
@@ -69,10 +70,12 @@ def test_a_batchs_zygote_serves_each_worker_on_its_own_line_and_ends_with_the_ba
         no_sandbox = {"placeholder": 2**22 + 1, "connection_file": "/nonexistent", "cgroups": [], "limits": {},
                       "cwd": "/"}
         lines[0].close()
-        lines[1].stdin.write((json.dumps(no_sandbox) + "\n").encode())
+        zygote.connect().close()  # a worker gone before its ready line: its line only ends
+        lines[1].stdin.write(b"no request\n" + (json.dumps({**no_sandbox, "id": 7}) + "\n").encode())
         lines[1].stdin.flush()
-        reply = json.loads(lines[1].stdout.readline())
-        assert reply["ok"] is False and "Error" in reply["error"], reply
+        garbage, reply = (json.loads(lines[1].stdout.readline()) for _ in range(2))
+        assert garbage["ok"] is False and "JSONDecodeError" in garbage["error"], garbage
+        assert reply["ok"] is False and "Error" in reply["error"] and reply["id"] == 7, reply
         assert zygote.alive()
         with open(f"/proc/{zygote.process.pid}/environ", "rb") as environ:
             assert environ.read() == b"PATH=/usr/bin:/bin\0"  # the kernels' environment, nothing of ours

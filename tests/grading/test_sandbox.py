@@ -137,6 +137,27 @@ def fresh_kernel(course, runtime):
 
 # --- what student code can see ------------------------------------------------
 
+# Every descriptor of every process the kernel can see: "<is it me> <fd> <target>" a line.
+EVERY_DESCRIPTOR = ("import os\nme = os.getpid()\nfor pid in [p for p in os.listdir('/proc') if p.isdigit()]:\n"
+    "    try:\n        fds = os.listdir(f'/proc/{pid}/fd')\n    except OSError:\n        continue\n"
+    "    for fd in fds:\n        try:\n            target = os.readlink(f'/proc/{pid}/fd/{fd}')\n"
+    "        except OSError:\n            continue\n        print(int(pid) == me, fd, target)\n")
+
+
+@pytest.mark.slow  # starts a sandboxed kernel
+def test_no_process_in_the_sandbox_holds_the_graders_descriptors(kernel):
+    """Does the kernel hold no file but /dev/null (its stdin, stdout and stderr were the grader's: nbgrader's output, a
+    grading worker's log), and does no other process it can see (bubblewrap) hold more than its stderr?"""
+    output, error = kernel.run("exec(" + repr(EVERY_DESCRIPTOR) + ")")
+    assert error is None
+    seen = [line.split(" ", 2) for line in output.splitlines()]
+    # bubblewrap keeps its stderr (the grader's: its errors say why a sandbox failed) and its own eventfd
+    others = {(fd, target) for mine, fd, target in seen if mine == "False" and not target.startswith("anon_inode:")}
+    assert {target for fd, target in others if fd != "2"} <= {"/dev/null"}, others
+    # the kernel's own: no file but /dev/null (its stdout and stderr are ipykernel's own pipes)
+    assert {target for mine, _, target in seen if mine == "True" and target.startswith("/")} <= {"/dev/null"}, seen
+
+
 @pytest.mark.parametrize("target", [
     "source/hw/hw.ipynb", "release/hw/hw.ipynb", "gradebook.db", "autograded/bob/hw/data.txt",
 ])

@@ -202,6 +202,25 @@ def test_kernel_holds_nothing_of_the_grader_open(kernel_for):
     assert unseen == "", f"the kernel has files mapped that its sandbox does not show: {unseen}"
 
 
+# Student code listing every descriptor of every process it can see: "<is it me> <fd> <target>" a line.
+EVERY_DESCRIPTOR = ("import os\nme = os.getpid()\nfor pid in [p for p in os.listdir('/proc') if p.isdigit()]:\n"
+    "    try:\n        fds = os.listdir(f'/proc/{pid}/fd')\n    except OSError:\n        continue\n"
+    "    for fd in fds:\n        try:\n            target = os.readlink(f'/proc/{pid}/fd/{fd}')\n"
+    "        except OSError:\n            continue\n        print(int(pid) == me, fd, target)\n")
+
+
+def test_no_process_in_the_sandbox_holds_the_graders_descriptors(kernel_for):
+    """Do bubblewrap and the placeholder (the sandbox's other processes) hold only /dev/null where the kernel can
+    reach them, and the kernel itself no file but /dev/null? (A helper's review: they held the
+    worker's log, and a kernel could reach it through them.)"""
+    kernel = kernel_for("alice")
+    seen = [line.split(" ", 2) for line in run(kernel, EVERY_DESCRIPTOR).splitlines()]
+    others = {target for mine, _, target in seen if mine == "False" and not target.startswith("anon_inode:")}
+    assert others <= {"/dev/null"}, others  # (anon_inode: bubblewrap's own eventfd)
+    # the kernel's own: no file but /dev/null (its stdout and stderr are ipykernel's own pipes)
+    assert {target for mine, _, target in seen if mine == "True" and target.startswith("/")} <= {"/dev/null"}, seen
+
+
 def test_writes_stay_in_the_kernels_copy(kernel_for, course_folder):
     """Does a kernel's write reach the submission folder or the next kernel? Neither."""
     first = kernel_for("alice")
