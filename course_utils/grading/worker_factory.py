@@ -70,9 +70,14 @@ def serve_forks(run_worker: Callable[[dict], None]) -> None:
                 os.close(fd)
             control.sendall(b"0\n")
             continue
-        pid = os.fork()
-        if pid == 0:
-            _become_worker(control, fds, request, run_worker)
+        try:
+            pid = os.fork()
+        except OSError as error:  # no fork now (a process limit): this request is refused, the factory serves on
+            print(f"no worker forked: {error}", file=sys.stderr, flush=True)
+            pid = 0
+        else:
+            if pid == 0:
+                _become_worker(control, fds, request, run_worker)
         for fd in fds:
             os.close(fd)
         control.sendall(f"{pid}\n".encode())
@@ -186,10 +191,13 @@ class ForkedWorker:
     def __init__(self, pid: int, channel: socket.socket):
         self.pid = pid
         self._channel = channel
-        self._pidfd: int | None = os.pidfd_open(pid)
         self.stdin = channel.makefile("w", encoding="utf-8")
         self.stdout = channel.makefile("r", encoding="utf-8")
         self.returncode: int | None = None
+        try:
+            self._pidfd: int | None = os.pidfd_open(pid)
+        except ProcessLookupError:  # it ended (and was reaped) already: its socket says so too
+            self._pidfd, self.returncode = None, -1
 
     def poll(self) -> int | None:
         if self.returncode is None and self._pidfd is not None and select.select([self._pidfd], [], [], 0)[0]:
