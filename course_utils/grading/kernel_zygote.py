@@ -57,6 +57,7 @@ import sys
 import threading
 from pathlib import Path
 
+from .control_socket import start_with_control_socket, take_control_socket
 from .sandbox_command import KERNEL_ARGS
 from .sandbox_limits import Limits
 
@@ -198,9 +199,8 @@ def serve_shared(names=None) -> None:
     import selectors
     import socket
 
-    control = socket.socket(fileno=os.dup(0))
-    null = os.open(os.devnull, os.O_RDWR)
-    os.dup2(null, 0)
+    control = take_control_socket()
+    null = os.open(os.devnull, os.O_WRONLY)
     os.dup2(null, 1)  # nothing but replies, on the workers' sockets
     os.close(null)
     preloaded = preload_frozen(names or sys.argv[1:] or EVERYTHING)
@@ -256,21 +256,11 @@ class SharedZygote:
     worker its line to it."""
 
     def __init__(self, names, env: dict[str, str], stderr=None):
-        import socket
         import subprocess
 
-        ours, theirs = socket.socketpair()
-        try:
-            self.process = subprocess.Popen(
-                [sys.executable, "-c", "from course_utils.grading.kernel_zygote import serve_shared; serve_shared()",
-                 *names], stdin=theirs, stdout=subprocess.DEVNULL, stderr=stderr, cwd="/", env=env,
-                start_new_session=True)
-        except BaseException:
-            ours.close()
-            raise
-        finally:
-            theirs.close()
-        self.control = ours
+        self.process, self.control = start_with_control_socket(
+            [sys.executable, "-c", "from course_utils.grading.kernel_zygote import serve_shared; serve_shared()",
+             *names], stdout=subprocess.DEVNULL, stderr=stderr, cwd="/", env=env, start_new_session=True)
         self._lock = threading.Lock()  # workers connect from the batch's threads
 
     def alive(self) -> bool:

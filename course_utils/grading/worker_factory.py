@@ -35,6 +35,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from .control_socket import start_with_control_socket, take_control_socket
+
 MAX_REQUEST = 4096  # bytes of a request's JSON
 START_SECONDS = 300.0  # for the factory's answer: its imports (nbgrader, torch) on a busy machine come first
 EXTRA_FD = 3  # where a worker finds the descriptor passed with its request, if any
@@ -47,10 +49,7 @@ def serve_forks(run_worker: Callable[[dict], None]) -> None:
     """Fork ``run_worker(request)`` for each request on stdin (a Unix socket; see the module's docstring)
     until the batch closes it. The child's exit status: 0 when ``run_worker`` returns, its code for
     ``SystemExit``, 1 for anything else (its traceback on its stderr)."""
-    control = socket.socket(fileno=os.dup(0))
-    null = os.open(os.devnull, os.O_RDWR)
-    os.dup2(null, 0)
-    os.close(null)
+    control = take_control_socket()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # ended workers vanish: no zombies, nothing to wait for
     while True:
         try:
@@ -123,16 +122,8 @@ class WorkerFactory:
         import tempfile
 
         self.log = tempfile.TemporaryFile()
-        ours, theirs = socket.socketpair()
-        try:
-            self.process = subprocess.Popen(command, cwd=cwd, env=env, stdin=theirs, stdout=self.log,
-                                            stderr=self.log, start_new_session=True)
-        except BaseException:
-            ours.close()
-            raise
-        finally:
-            theirs.close()
-        self.control = ours
+        self.process, self.control = start_with_control_socket(command, cwd=cwd, env=env, stdout=self.log,
+                                                               stderr=self.log, start_new_session=True)
         self._lock = threading.Lock()
 
     def alive(self) -> bool:
