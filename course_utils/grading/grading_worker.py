@@ -106,26 +106,25 @@ class WarmWorkers:
             return None
         kernel_env = sandbox_command.kernel_environment(sys.executable, env)
         preloads = kernel_zygote.preloads_for_course(self.course)
-        key = json.dumps([kernel_env, preloads], sort_keys=True)
-        with self._lock:
-            zygote = self._zygotes.get(key)
-            if zygote is None or not zygote.alive():
-                if zygote is not None:
-                    zygote.stop()
-                zygote = self._zygotes[key] = SharedZygote(preloads, kernel_env, stderr=self.zygote_log)
-            return zygote
+        return self._running(self._zygotes, [kernel_env, preloads],
+                             lambda: SharedZygote(preloads, kernel_env, stderr=self.zygote_log))
 
     def _factory_for(self, env: dict[str, str]) -> WorkerFactory:
         """The batch's worker factory for ``env`` (started at first need, again if it ended)."""
-        key = json.dumps(env, sort_keys=True)
+        return self._running(self._factories, env, lambda: WorkerFactory(
+            [sys.executable, "-m", __name__, "--forks", str(self.course)], cwd=self.course, env=env))
+
+    def _running(self, started: dict, what, start):
+        """``started``'s process for ``what`` (a JSON value), started with ``start()`` if it has none that still
+        runs (one that ended is stopped and replaced)."""
+        key = json.dumps(what, sort_keys=True)
         with self._lock:
-            factory = self._factories.get(key)
-            if factory is None or not factory.alive():
-                if factory is not None:
-                    factory.stop()
-                factory = self._factories[key] = WorkerFactory(
-                    [sys.executable, "-m", __name__, "--forks", str(self.course)], cwd=self.course, env=env)
-            return factory
+            process = started.get(key)
+            if process is None or not process.alive():
+                if process is not None:
+                    process.stop()
+                process = started[key] = start()
+            return process
 
     def stop(self) -> None:
         """Stop every worker now (their kernels die with them), then the batch's factories and zygotes; the
