@@ -15,8 +15,8 @@ import subprocess
 
 import pytest
 
-from course_servers import (BIN, CHROMIUM_ARGS, SCREENSHOTS, LabServer, Screenshots, chromium_executable,
-                            copy_course, free_port, release_course, stop, wait_for_http)
+from course_servers import (BIN, CHROMIUM_ARGS, SCREENSHOTS, LabServer, LabWindow, Screenshots,
+                            chromium_executable, copy_course, free_port, release_course, stop, wait_for_http)
 
 os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
 
@@ -56,6 +56,15 @@ def new_page(browser):
     yield open_page
     for context in contexts:
         context.close()
+
+
+@pytest.fixture(scope="session")
+def lab_window(browser, lab_server):
+    """The :class:`LabWindow` of ``lab_server`` (one per test worker): ``lab_window.open(path)``."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    context.set_default_timeout(60_000)
+    yield LabWindow(lab_server, context)
+    context.close()
 
 
 @pytest.fixture(scope="session")

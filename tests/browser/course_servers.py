@@ -121,6 +121,57 @@ class LabServer:
         return page
 
 
+# Closes every document without asking (a notebook that ran is unsaved) and shuts down every
+# kernel, as a student closing their tabs and choosing "Shut Down All" would.
+CLOSE_EVERYTHING = """async () => {
+  const app = window.jupyterapp;
+  for (const widget of Array.from(app.shell.widgets('main'))) widget.dispose();
+  await app.serviceManager.sessions.refreshRunning();
+  await app.serviceManager.sessions.shutdownAll();
+  await app.serviceManager.kernels.shutdownAll();
+  return document.querySelectorAll('.jp-Dialog').length;
+}"""
+
+
+# Returns nothing: what the command returns (the document's widget) would be serialised to Python.
+OPEN_DOCUMENT = "async (path) => { await window.jupyterapp.commands.execute('docmanager:open', {path}); }"
+
+
+class LabWindow:
+    """One JupyterLab window in which tests open documents one after another, as a student does.
+
+    Loading JupyterLab costs a headless chromium about 5 CPU-s (its scripts, every time: a new
+    page or browser context shares nothing); opening a document in a loaded JupyterLab about a
+    tenth of that. :meth:`open` dismisses the dialog the previous test ended on, closes what it
+    left open, shuts its kernels down and opens the next document; a window it cannot clean up
+    (a crashed page, a dialog that does not close) is replaced by a freshly loaded one.
+    """
+
+    def __init__(self, server: LabServer, context):
+        self.server, self.context, self.page = server, context, None
+
+    def open(self, path: str):
+        """Open ``path`` (relative to the server root) in the window and wait until it is up."""
+        page = self.page
+        if page is not None and not page.is_closed():
+            from playwright.sync_api import Error as PlaywrightError
+
+            try:
+                for _ in range(3):  # the dialog a test ended on (Validate's answer, say)
+                    if page.locator(".jp-Dialog").count() == 0:
+                        break
+                    page.keyboard.press("Escape")
+                if page.evaluate(CLOSE_EVERYTHING) == 0:
+                    page.evaluate(OPEN_DOCUMENT, path)
+                    wait_for_lab(page, path)
+                    return page
+            except PlaywrightError:
+                pass
+            page.close()
+        self.page = self.server.open(self.context.new_page(), path)
+        return self.page
+
+
 # What Playwright says when the page was loaded anew while it waited on it (JupyterLab may
 # reload itself after ``?reset``; on a busy machine that can fall inside a wait, seen once).
 RELOADED = ("garbage collected", "Execution context was destroyed", "navigat")

@@ -41,11 +41,11 @@ def leaked_hidden_tests(text: str, assignment: str, notebook) -> list[str]:
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_validate_on_untouched_homework_names_the_failing_tests(assignment, lab_server, new_page, shots):
+def test_validate_on_untouched_homework_names_the_failing_tests(assignment, lab_server, lab_window, shots):
     """Does Validate on the homework as released report the tests that fail, with the
     test's code and the error, and nothing of the hidden tests?"""
     notebook = released(lab_server, assignment)
-    page = lab_server.open(new_page(), notebook.relative_to(lab_server.root).as_posix())
+    page = lab_window.open(notebook.relative_to(lab_server.root).as_posix())
     shots(page, "released")
     dialog = validate(page)
     shots(page, "validated")
@@ -66,12 +66,12 @@ def test_validate_on_untouched_homework_names_the_failing_tests(assignment, lab_
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_validate_on_solved_homework_reports_success(assignment, lab_server, new_page, shots):
+def test_validate_on_solved_homework_reports_success(assignment, lab_server, lab_window, shots):
     """With every answer cell filled in correctly, does Validate say the notebook passes?"""
     notebook = released(lab_server, assignment)
     solved = notebook.with_name(f"{assignment}-solved.ipynb")
     solved.write_bytes(notebook.read_bytes())
-    page = lab_server.open(new_page(), solved.relative_to(lab_server.root).as_posix())
+    page = lab_window.open(solved.relative_to(lab_server.root).as_posix())
     for index, text in solution_cells(notebook, source(assignment)):
         set_cell_source(page, index, text)
     save(page)

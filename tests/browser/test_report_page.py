@@ -25,7 +25,7 @@ FIGURES = """() => {
 }"""
 
 
-def test_the_report_opens_in_jupyterlab_with_every_figure(lab_server, new_page, shots):
+def test_the_report_opens_in_jupyterlab_with_every_figure(lab_server, lab_window, shots):
     """Opened from the file browser (assignments/reports/), does the page show every figure (naturalWidth > 0),
     and does its link to a graded notebook open that notebook?"""
     course = lab_server.root / "assignments"
@@ -33,7 +33,7 @@ def test_the_report_opens_in_jupyterlab_with_every_figure(lab_server, new_page, 
     generated_class.grade_class(course, ASSIGNMENT, notebooks, seed=2, statuses={"tanh_s001": "timeout"})
     write_report(course, ASSIGNMENT)
 
-    page = lab_server.open(new_page(), f"assignments/reports/{ASSIGNMENT}.html")
+    page = lab_window.open(f"assignments/reports/{ASSIGNMENT}.html")
     page.wait_for_function(FIGURES, timeout=60_000)
     figures = page.evaluate(FIGURES)
     shots(page, "report-opened")

@@ -2,6 +2,8 @@
 
 Expectations come from each notebook as it is stored in the repository (its
 figures and progress bars), so the tests follow the lectures as they change.
+The lectures are opened one after another in one JupyterLab window, as a
+student works through them (``lab_window``: each gets a kernel of its own).
 """
 from __future__ import annotations
 
@@ -18,10 +20,10 @@ TEXT_PROGRESS_BAR = re.compile(r"\d+%\|.*\|\s*\d+/\d+")
 
 
 @pytest.mark.parametrize("lecture", LECTURES)
-def test_lecture_runs_in_jupyterlab_as_stored(lecture, lab_server, new_page, shots):
+def test_lecture_runs_in_jupyterlab_as_stored(lecture, lab_window, shots):
     """Does the lecture run top to bottom in JupyterLab without an error, showing every
     figure its stored version has as an image and its progress bars as widgets?"""
-    page = lab_server.open(new_page(), f"lectures/{lecture}")
+    page = lab_window.open(f"lectures/{lecture}")
     shots(page, "opened")
     state = run_all_cells(page, timeout_ms=240_000)
     shots(page, "ran-all")
