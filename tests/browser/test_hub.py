@@ -33,7 +33,7 @@ from pathlib import Path
 
 import pytest
 
-from course_servers import BIN, SCREENSHOTS, copy_course, free_port, stop, wait_for_http
+from course_servers import BIN, OPEN_DOCUMENT, SCREENSHOTS, copy_course, free_port, stop, wait_for_http, wait_for_lab
 from homework import automatic_points, hidden_test_lines, solution_cells, total_points
 from lab_pages import ROOT, save, set_cell_source
 from unix_users import kill_hub_leftovers, top_level_permissions_kept
@@ -186,10 +186,10 @@ class Terminal:
 
 
 def assignment_list(page, shots, step):
-    """Open (or refresh) the Assignments tab and wait until its lists are loaded."""
-    if page.locator("#refresh_assignments_list").count() == 0:
-        command(page, "nbgrader:open-assignment-list")
-    else:
+    """Open the Assignments tab (or bring it to the front and refresh it) and wait until its lists are loaded."""
+    opened = page.locator("#refresh_assignments_list").count() > 0
+    command(page, "nbgrader:open-assignment-list")
+    if opened:
         page.locator("#refresh_assignments_list").click()
     for name in ("released", "fetched", "submitted"):
         page.locator(f"#{name}_assignments_list_loading").wait_for(state="hidden")
@@ -238,10 +238,8 @@ def test_a_class_on_the_hub_end_to_end(hub_class, new_page, shots):
     shots(learner, "student-fetched")
     notebook = Path(f"/home/{hub.student}") / HOMEWORK / f"{HOMEWORK}.ipynb"
     assert notebook.is_file(), f"fetching did not put {notebook} in the student's home"
-    learner.goto(f"{hub.url}/user/{hub.student}/lab/tree/{HOMEWORK}/{HOMEWORK}.ipynb?reset")
-    learner.wait_for_function("() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
-                              " return w && w.context && w.context.isReady && w.content.widgets.length > 0; }",
-                              timeout=120_000)
+    learner.evaluate(OPEN_DOCUMENT, f"{HOMEWORK}/{HOMEWORK}.ipynb")  # as a double click in the file browser does
+    wait_for_lab(learner, f"{HOMEWORK}/{HOMEWORK}.ipynb")
     for index, text in solution_cells(notebook, source):
         set_cell_source(learner, index, text)
     save(learner)
