@@ -90,7 +90,7 @@ BROWSER_TESTS ?= tests/browser
 # and CI images), each of the run's few hundred Python processes (nbgrader, grading workers, kernels)
 # would otherwise compile them again, about 0.1 CPU-s each.
 test: install sandbox-for-tests chromium
-	@$(BIN)/python -m compileall -q -j 0 course_utils deploy tests >/dev/null
+	@$(BIN)/python -m compileall -q -j 0 course_utils
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(BIN)/python -m pytest -n 2 --dist loadscope --no-loadscope-reorder -rs --ignore=tests/browser $(PYTEST_ARGS)
 	$(if $(BROWSER_TESTS),OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder -rs $(BROWSER_TESTS))
 

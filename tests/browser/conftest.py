@@ -58,13 +58,30 @@ def new_page(browser):
         context.close()
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keeps each phase's report on the test (``item.failed_phases``), for ``lab_window``."""
+    report = yield
+    if report.failed:
+        item.failed_phases = getattr(item, "failed_phases", set()) | {report.when}
+    return report
+
+
 @pytest.fixture(scope="session")
-def lab_window(browser, lab_server):
-    """The :class:`LabWindow` of ``lab_server`` (one per test worker): ``lab_window.open(path)``."""
+def lab_window_of_this_worker(browser, lab_server):
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     context.set_default_timeout(60_000)
     yield LabWindow(lab_server, context)
     context.close()
+
+
+@pytest.fixture
+def lab_window(request, lab_window_of_this_worker):
+    """The :class:`LabWindow` of ``lab_server`` (one per test worker): ``lab_window.open(path)``.
+    After a test that failed, the next one gets JupyterLab loaded anew."""
+    yield lab_window_of_this_worker
+    if getattr(request.node, "failed_phases", None):
+        lab_window_of_this_worker.discard()
 
 
 @pytest.fixture(scope="session")

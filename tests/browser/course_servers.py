@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import warnings
 from pathlib import Path
 
 from lab_pages import ROOT
@@ -126,6 +127,9 @@ class LabServer:
 CLOSE_EVERYTHING = """async () => {
   const app = window.jupyterapp;
   for (const widget of Array.from(app.shell.widgets('main'))) widget.dispose();
+  // JupyterLab puts a Launcher into an empty main area a moment later, in front of whatever opened
+  // meanwhile: open it now, behind the next document.
+  if (app.shell.isEmpty('main')) await app.commands.execute('launcher:create');
   await app.serviceManager.sessions.refreshRunning();
   await app.serviceManager.sessions.shutdownAll();
   await app.serviceManager.kernels.shutdownAll();
@@ -157,19 +161,30 @@ class LabWindow:
             from playwright.sync_api import Error as PlaywrightError
 
             try:
+                page.wait_for_function("() => true", timeout=10_000)  # a page stuck in a script fails here
                 for _ in range(3):  # the dialog a test ended on (Validate's answer, say)
                     if page.locator(".jp-Dialog").count() == 0:
                         break
                     page.keyboard.press("Escape")
-                if page.evaluate(CLOSE_EVERYTHING) == 0:
+                dialogs = page.evaluate(CLOSE_EVERYTHING)
+                if dialogs == 0:
                     page.evaluate(OPEN_DOCUMENT, path)
-                    wait_for_lab(page, path)
+                    wait_for_lab(page, path, seconds=60)
                     return page
-            except PlaywrightError:
-                pass
-            page.close()
+                reason = f"{dialogs} dialog(s) would not close"
+            except PlaywrightError as error:
+                reason = str(error).splitlines()[0]
+            warnings.warn(f"JupyterLab loaded anew to open {path}: {reason}", stacklevel=2)
+        self.discard()
         self.page = self.server.open(self.context.new_page(), path)
         return self.page
+
+    def discard(self) -> None:
+        """Close the page, so that the next :meth:`open` loads JupyterLab anew (after a failed test:
+        what it left running, a Validate answer still on its way, say, must not reach the next)."""
+        if self.page is not None and not self.page.is_closed():
+            self.page.close()
+        self.page = None
 
 
 # What Playwright says when the page was loaded anew while it waited on it (JupyterLab may
