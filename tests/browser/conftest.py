@@ -42,16 +42,21 @@ def browser():
         browser.close()
 
 
+def new_context(browser):
+    """A browser context (its own cookies) with the tests' window size and time limit."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    context.set_default_timeout(60_000)
+    return context
+
+
 @pytest.fixture
 def new_page(browser):
     """``new_page()`` opens a page in a fresh browser context (its own cookies)."""
     contexts = []
 
     def open_page():
-        context = browser.new_context(viewport={"width": 1400, "height": 900})
-        context.set_default_timeout(60_000)
-        contexts.append(context)
-        return context.new_page()
+        contexts.append(new_context(browser))
+        return contexts[-1].new_page()
 
     yield open_page
     for context in contexts:
@@ -69,8 +74,7 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.fixture(scope="session")
 def lab_window_of_this_worker(browser, lab_server):
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    context.set_default_timeout(60_000)
+    context = new_context(browser)
     yield LabWindow(lab_server, context)
     context.close()
 

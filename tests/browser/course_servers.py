@@ -145,8 +145,8 @@ class LabWindow:
     """One JupyterLab window in which tests open documents one after another, as a student does.
 
     Loading JupyterLab costs a headless chromium about 5 CPU-s (its scripts, every time: a new
-    page or browser context shares nothing); opening a document in a loaded JupyterLab about a
-    tenth of that. :meth:`open` dismisses the dialog the previous test ended on, closes what it
+    page or browser context shares nothing); opening a document in a loaded JupyterLab under
+    1 CPU-s. :meth:`open` dismisses the dialog the previous test ended on, closes what it
     left open, shuts its kernels down and opens the next document; a window it cannot clean up
     (a crashed page, a dialog that does not close) is replaced by a freshly loaded one.
     """
