@@ -59,16 +59,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.zip is not None and args.step != "collect":
         parser.error("--zip is for the collect step")
 
-    from .deadlines import SettingsError
-    from .exchange import ExchangeError
-    from .exchange_service import ServiceError
-    from .lms import LmsImportError
-    from .roster import RosterError
+    from .nbgrader_cli import collection_paused
+
+    with collection_paused():  # what every step imports (nbgrader, through the roster and the pipeline)
+        from .deadlines import SettingsError
+        from .exchange import ExchangeError
+        from .exchange_service import ServiceError
+        from .lms import LmsImportError
+        from .roster import RosterError
 
     errors: tuple[type[Exception], ...] = (SettingsError, ExchangeError, ServiceError, LmsImportError,
                                              RosterError)
     try:
-        from .pipeline import GradingError
+        with collection_paused():
+            from .pipeline import GradingError
 
         errors += (GradingError,)
         return STEP_FUNCTIONS[args.step](course, args)

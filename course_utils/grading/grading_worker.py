@@ -56,7 +56,7 @@ from pathlib import Path
 from . import kernel_zygote, nbgrader_run, sandbox, sandbox_command, submission
 from .kernel_zygote import SharedZygote, ZygoteConnection
 from .layout import points, source_notebooks
-from .nbgrader_cli import skip_unused_modules
+from .nbgrader_cli import collection_paused, skip_unused_modules
 from .nbgrader_run import GradingError, GradingOptions, NbgraderTimeout, nbgrader_environment
 from .submission import SubmissionResult
 from .worker_factory import EXTRA_FD, WorkerFactory, last_line, serve_forks
@@ -408,14 +408,15 @@ def main(argv: list[str]) -> None:
     if argv[:1] != ["--forks"] or len(argv) != 2:
         sys.exit(f"usage: python -m {__spec__.name} --forks COURSE (started by the batch: WarmWorkers)")
     course = Path(argv[1]).resolve()
-    skip_unused_modules()
-    import nbgrader.apps.autogradeapp  # noqa: F401 (what every worker needs, imported once)
+    with collection_paused():
+        skip_unused_modules()
+        import nbgrader.apps.autogradeapp  # noqa: F401 (what every worker needs, imported once)
 
-    from . import judged_execute, warm_kernels  # noqa: F401
+        from . import judged_execute, warm_kernels  # noqa: F401
 
-    if CHECKS in kernel_zygote.preloads_for_course(course):
-        kernel_zygote.preload((CHECKS,))  # every module of the checks, which import torch
-    gc.freeze()
+        if CHECKS in kernel_zygote.preloads_for_course(course):
+            kernel_zygote.preload((CHECKS,))  # every module of the checks, which import torch
+        gc.freeze()
 
     def run_worker(request: dict) -> None:
         zygote = ZygoteConnection(EXTRA_FD, int(request["zygote"])) if request.get("zygote") else None

@@ -22,6 +22,8 @@ gradebook is created (a release of a new course, a class list imported).
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 import sys
 
 # The optional modules that nbgrader's runs do without (``None`` in sys.modules
@@ -34,6 +36,25 @@ def skip_unused_modules() -> None:
     start only, such as this one, the grading workers and the course's command line."""
     for name in SKIPPED_MODULES:
         sys.modules.setdefault(name, None)
+
+
+@contextlib.contextmanager
+def collection_paused():
+    """Pause Python's cyclic garbage collector while a program imports what it needs, then restore it.
+
+    Imports allocate many objects and make few cycles, yet every 700 allocations start a collection,
+    and the older generations' collections walk what was imported so far: about a sixth of the CPU time
+    of ``import torch, torchvision`` (3.3 -> 2.8 CPU-s on the 2-core machine, three runs each) and of
+    ``import nbgrader.apps`` (0.93 -> 0.79). For a program's start only, like :func:`skip_unused_modules`;
+    :mod:`.kernel_zygote` pauses it the same way while it preloads.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def read_gradebook_version_in_process() -> None:
@@ -64,9 +85,10 @@ def read_gradebook_version_in_process() -> None:
 
 
 def main() -> None:
-    skip_unused_modules()
-    read_gradebook_version_in_process()
-    from nbgrader.apps.nbgraderapp import main as nbgrader_main
+    with collection_paused():
+        skip_unused_modules()
+        read_gradebook_version_in_process()
+        from nbgrader.apps.nbgraderapp import main as nbgrader_main
 
     nbgrader_main()
 
