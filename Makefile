@@ -86,13 +86,16 @@ lab: install
 # tests/durations.json): xdist's own order, by number of tests, left a one-test
 # file of a minute to run last beside an idle core.
 BROWSER_TESTS ?= tests/browser
-# The course's own modules are compiled first: where PYTHONDONTWRITEBYTECODE is set (many containers
-# and CI images), each of the run's few hundred Python processes (nbgrader, grading workers, kernels)
-# would otherwise compile them again, about 0.1 CPU-s each.
+# Bytecode: many containers and CI images set PYTHONDONTWRITEBYTECODE, and then each of the run's few
+# hundred Python processes (nbgrader, grading workers, kernels) compiles the course's modules again,
+# about 0.1 CPU-s each, and each pytest process rewrites every test module's assertions again (about
+# 1.5 CPU-s). So the course's modules are compiled first (the sandboxed kernels see them read-only), and
+# the tests run with the variable unset: what they import is compiled once, into git-ignored __pycache__.
+TEST_ENV := OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} PYTHONDONTWRITEBYTECODE=
 test: install sandbox-for-tests chromium
 	@$(BIN)/python -m compileall -q -j 0 course_utils
-	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(BIN)/python -m pytest -n 2 --dist loadscope --no-loadscope-reorder -rs --ignore=tests/browser $(PYTEST_ARGS)
-	$(if $(BROWSER_TESTS),OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder -rs $(BROWSER_TESTS))
+	$(TEST_ENV) $(BIN)/python -m pytest -n 2 --dist loadscope --no-loadscope-reorder -rs --ignore=tests/browser $(PYTEST_ARGS)
+	$(if $(BROWSER_TESTS),$(TEST_ENV) $(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder -rs $(BROWSER_TESTS))
 
 # While editing: the tests that need no kernel, no root and no browser (pytest
 # markers slow, root, browser; README, "For CI"), in under half a minute.
