@@ -97,7 +97,42 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.root)
 
 
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_setup(item):
+    """A notebook's kernel (started when its first cell is set up) is forked from a process that imported
+    torch once (``tests/forked_kernels.py``), where the machine allows it; ``--nbval-current-env`` is
+    honoured otherwise. The kernelspec is found on ``JUPYTER_PATH`` only while the kernel starts."""
+    jupyter_path = os.environ.get("JUPYTER_PATH")
+    if Path(str(item.path)).suffix == ".ipynb" and _use_forked_kernels(item.config):
+        forker = item.config._course_kernel_forker
+        os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(forker.jupyter_path), jupyter_path]))
+    try:
+        yield
+    finally:
+        if jupyter_path is None:
+            os.environ.pop("JUPYTER_PATH", None)
+        else:
+            os.environ["JUPYTER_PATH"] = jupyter_path
+
+
+def _use_forked_kernels(config) -> bool:
+    """Start this process's kernel forker at the first notebook and have nbval use its kernelspec."""
+    if not hasattr(config, "_course_kernel_forker"):
+        from tests.forked_kernels import KERNEL_NAME, KernelForker, forked_kernels_unavailable
+
+        config._course_kernel_forker = None
+        if forked_kernels_unavailable() is None and config.option.nbval_current_env:
+            workdir, _ = config._course_test_world
+            config._course_kernel_forker = KernelForker(workdir / "kernel-forker")
+            config.option.nbval_current_env = False
+            config.option.nbval_kernel_name = KERNEL_NAME
+    return config._course_kernel_forker is not None
+
+
 def pytest_unconfigure(config):
+    forker = getattr(config, "_course_kernel_forker", None)
+    if forker is not None:
+        forker.close()
     world = getattr(config, "_course_test_world", None)
     if world is not None:
         workdir, server = world

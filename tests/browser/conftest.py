@@ -17,6 +17,7 @@ import pytest
 
 from course_servers import (BIN, CHROMIUM_ARGS, SCREENSHOTS, LabServer, LabWindow, Screenshots,
                             chromium_executable, copy_course, free_port, release_course, stop, wait_for_http)
+from tests.forked_kernels import KernelForker, forked_kernels_unavailable
 
 os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
 
@@ -113,6 +114,12 @@ def lab_server(browser, tmp_path_factory):
     ]
     environment = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "COURSE_EXCHANGE": str(base / "exchange"),
                    "JUPYTER_CONFIG_DIR": str(base / "jupyter-config"), "OMP_NUM_THREADS": "1"}
+    # Its notebooks' kernels (python3, the lectures' and Validate's) are forked from a process that imported
+    # torch once, as nbval's are (tests/forked_kernels.py); where that cannot run, they start afresh.
+    forker = None if forked_kernels_unavailable() else KernelForker(base / "kernel-forker", kernel_name="python3")
+    if forker is not None:
+        environment["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(forker.jupyter_path),
+                                                                   os.environ.get("JUPYTER_PATH")]))
     with open(log, "wb") as output:
         process = subprocess.Popen(command, cwd=root, env=environment, stdout=output,
                                    stderr=subprocess.STDOUT, start_new_session=True)
@@ -121,3 +128,5 @@ def lab_server(browser, tmp_path_factory):
         yield LabServer(f"http://127.0.0.1:{port}", root)
     finally:
         stop(process)
+        if forker is not None:
+            forker.close()
