@@ -31,7 +31,9 @@ CELLS_ON_SCREEN = """() => {
 }"""
 
 # 'done' when every code cell has run and the kernel is idle, 'error' as soon as
-# a cell shows an error (Run All stops there), else false.
+# a cell shows an error (Run All stops there), else false. JupyterLab renders a
+# long notebook's cells a few at a time: a cell not rendered yet (no prompt) is
+# not done.
 RUN_STATE = """() => {
   const panel = window.jupyterapp.shell.currentWidget;
   const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
@@ -39,7 +41,7 @@ RUN_STATE = """() => {
   for (const cell of cells) {
     if (cell.model.outputs.toJSON().some((o) => o.output_type === 'error')) return 'error';
   }
-  const ran = cells.every((cell) => cell.model.executionCount !== null
+  const ran = cells.every((cell) => cell.model.executionCount !== null && cell.promptNode !== null
                                     && !cell.promptNode.textContent.includes('*'));
   return ran && kernel && kernel.status === 'idle' ? 'done' : false;
 }"""
