@@ -100,19 +100,23 @@ def pytest_collection_modifyitems(config, items):
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
 def pytest_runtest_setup(item):
     """A notebook's kernel (started when its first cell is set up) is forked from a process that imported
-    torch once (``tests/forked_kernels.py``), where the machine allows it; ``--nbval-current-env`` is
-    honoured otherwise. The kernelspec is found on ``JUPYTER_PATH`` only while the kernel starts."""
+    torch once (``tests/forked_kernels.py``) where that gives the kernel a fresh one would have; nbval's
+    ``--nbval-current-env`` kernel otherwise. Its kernelspec is on ``JUPYTER_PATH`` while the kernel
+    starts (the kernel's environment keeps it); for every other test the variable is left alone."""
+    if Path(str(item.path)).suffix != ".ipynb" or not _use_forked_kernels(item.config):
+        yield
+        return
     jupyter_path = os.environ.get("JUPYTER_PATH")
-    if Path(str(item.path)).suffix == ".ipynb" and _use_forked_kernels(item.config):
-        forker = item.config._course_kernel_forker
-        os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(forker.jupyter_path), jupyter_path]))
+    ours = os.pathsep.join(filter(None, [str(item.config._course_kernel_forker.jupyter_path), jupyter_path]))
+    os.environ["JUPYTER_PATH"] = ours
     try:
         yield
     finally:
-        if jupyter_path is None:
-            os.environ.pop("JUPYTER_PATH", None)
-        else:
-            os.environ["JUPYTER_PATH"] = jupyter_path
+        if os.environ.get("JUPYTER_PATH") == ours:
+            if jupyter_path is None:
+                os.environ.pop("JUPYTER_PATH", None)
+            else:
+                os.environ["JUPYTER_PATH"] = jupyter_path
 
 
 def _use_forked_kernels(config) -> bool:
@@ -121,7 +125,7 @@ def _use_forked_kernels(config) -> bool:
         from tests.forked_kernels import KERNEL_NAME, KernelForker, forked_kernels_unavailable
 
         config._course_kernel_forker = None
-        if forked_kernels_unavailable() is None and config.option.nbval_current_env:
+        if forked_kernels_unavailable(os.environ) is None and config.option.nbval_current_env:
             workdir, _ = config._course_test_world
             config._course_kernel_forker = KernelForker(workdir / "kernel-forker")
             config.option.nbval_current_env = False

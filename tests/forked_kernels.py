@@ -8,17 +8,18 @@ first need) is a process that imports them once; the kernelspec it writes runs a
     python -I -S tests/forked_kernels.py launch SOCKET -f {connection_file}
 
 which hands the forker its working folder, environment and standard streams. The forker forks, and
-the child becomes an ordinary ipykernel on that connection file: a new process per notebook, from
-memory in which nothing ran but imports (``make autograde`` forks its graders' kernels the same way,
-``course_utils.grading.kernel_zygote``). Towards its kernel manager the launcher stands for the
-kernel: the signals it gets (interrupt, terminate) go to the kernel, it ends when the kernel ends, and
-the kernel ends when the launcher does, killed included.
+the child becomes an ordinary ipykernel on that connection file, in a process group of its own: a new
+process per notebook, from memory in which nothing ran but imports (``make autograde`` forks its
+graders' kernels the same way, ``course_utils.grading.kernel_zygote``). Towards its kernel manager the
+launcher stands for the kernel: the signals it gets (an interrupt, a terminate) go to the kernel's
+process group, it ends when the kernel ends, and when it ends (killed by its manager, or its manager
+gone) the forker kills the kernel's process group.
 
 What differs from a kernel started afresh: the modules were imported before the kernel's environment
-was set (the forker runs with one math thread, as ``make test`` gives every kernel, and with
-matplotlib's inline backend, as ipykernel sets it), and Python's hash seed is the forker's. Where the
-forker cannot run (not Linux, no ``os.pidfd_open``), :func:`forked_kernel_name` says why and the tests
-start kernels as before.
+was set, and Python's hash seed is the forker's. So the forker imports with one math thread and
+matplotlib's inline backend, and refuses a kernel whose environment asks for others
+(:data:`SET_AT_IMPORT`); :func:`forked_kernels_unavailable` tells the tests when not to use it (then
+kernels start afresh). A forker that cannot start is an error, not a silent fallback.
 """
 from __future__ import annotations
 
@@ -31,8 +32,23 @@ import sys
 
 KERNEL_NAME = "course-forked-python3"
 PRELOADED = ("ipykernel.kernelapp", "ipykernel.ipkernel", "numpy", "torch", "torchvision", "matplotlib.pyplot")
+# Read by the preloaded modules when they are imported (the math libraries' thread pools, matplotlib's
+# backend): a forked kernel has the forker's, so a kernel's environment must ask for the same.
+SET_AT_IMPORT = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+                 "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
 MAX_REQUEST = 1 << 20  # bytes of a launcher's request (its environment)
 START_SECONDS = 120.0  # for the forker's imports on a busy machine
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
+
+
+def forked_kernels_unavailable(environ) -> str | None:
+    """Why kernels started with ``environ`` cannot be forked here (then they start afresh), or None."""
+    if not sys.platform.startswith("linux") or not hasattr(os, "pidfd_open"):
+        return "forked test kernels need Linux and os.pidfd_open"
+    for name, value in SET_AT_IMPORT.items():
+        if environ.get(name, value if name != "OMP_NUM_THREADS" else None) != value:
+            return f"{name}={environ.get(name)!r}: forked kernels import torch with {name}={value}"
+    return None
 
 
 # -- the launcher (standard library only: it starts for every kernel) ------------------------
@@ -40,25 +56,44 @@ START_SECONDS = 120.0  # for the forker's imports on a busy machine
 
 def launch(socket_path: str, kernel_args: list[str]) -> int:
     """Ask the forker at ``socket_path`` for a kernel with ``kernel_args``; stand for it until it ends."""
+    pending, kernel = [], 0
+
+    def forward(number, frame):
+        if kernel:
+            signal_group(kernel, number)
+        else:
+            pending.append(number)  # before the kernel exists: sent once it does
+
+    for signum in FORWARDED:
+        signal.signal(signum, forward)
     with socket.socket(socket.AF_UNIX) as connection:
         connection.connect(socket_path)
         request = {"cwd": os.getcwd(), "env": dict(os.environ), "args": kernel_args, "launcher": os.getpid()}
         socket.send_fds(connection, [json.dumps(request).encode()], [0, 1, 2])
         connection.shutdown(socket.SHUT_WR)
-        reply = connection.makefile().readline()
-    kernel = int(reply) if reply.strip().isdigit() else 0
-    if kernel <= 0:
-        print(f"no kernel forked: {reply.strip() or 'the forker closed the line'}", file=sys.stderr)
+        reply = connection.makefile().readline().strip()
+    if not reply.isdigit():
+        print(f"no kernel forked: {reply or 'the forker closed the line'}", file=sys.stderr)
         return 1
+    kernel = int(reply)
     kernel_ended = os.pidfd_open(kernel)
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
-        signal.signal(signum, lambda number, frame: os.kill(kernel, number))
+    for number in pending:
+        signal_group(kernel, number)
     # A kernel started by jupyter_client ends when its parent (the kernel manager's process) does.
     manager_ended = os.pidfd_open(os.getppid())
-    ended, _, _ = select.select([kernel_ended, manager_ended], [], [])  # retried after each signal (PEP 475)
-    if kernel_ended not in ended:
-        os.kill(kernel, signal.SIGKILL)
-    return 0
+    select.select([kernel_ended, manager_ended], [], [])  # retried after each forwarded signal (PEP 475)
+    return 0  # the forker kills the kernel's group if it still runs
+
+
+def signal_group(kernel: int, number: int) -> None:
+    """Send ``number`` to the kernel's process group (the kernel alone if it has not made it yet)."""
+    try:
+        os.killpg(kernel, number)
+    except ProcessLookupError:
+        try:
+            os.kill(kernel, number)
+        except ProcessLookupError:
+            pass
 
 
 # -- the forker ---------------------------------------------------------------------------
@@ -69,6 +104,7 @@ def serve(socket_path: str) -> None:
     request until stdin closes (the pytest worker that started this ended)."""
     import gc
 
+    os.environ.update(SET_AT_IMPORT)
     gc.disable()  # no collection while importing: it would walk everything imported so far, again and again
     for name in PRELOADED:
         __import__(name)
@@ -79,100 +115,107 @@ def serve(socket_path: str) -> None:
     listener.bind(socket_path)
     listener.listen(16)
     print("ready", flush=True)
+    launchers: dict[int, int] = {}  # a launcher's pidfd -> its kernel's pid (and process group)
     while True:
-        ready, _, _ = select.select([listener, sys.stdin], [], [])
+        ready, _, _ = select.select([listener, sys.stdin, *launchers], [], [])
         if sys.stdin in ready and not os.read(sys.stdin.fileno(), 1024):
             return
+        for pidfd in [fd for fd in ready if fd in launchers]:
+            signal_group(launchers.pop(pidfd), signal.SIGKILL)
+            os.close(pidfd)
         if listener in ready:
             connection, _ = listener.accept()
-            with connection:
-                _fork_one(listener, connection)
+            try:
+                with connection:
+                    _fork_one(listener, connection, launchers)
+            except OSError:  # the launcher went away mid-request: its kernel, if any, is watched already
+                pass
 
 
-def _fork_one(listener: socket.socket, connection: socket.socket) -> None:
+def _fork_one(listener: socket.socket, connection: socket.socket, launchers: dict[int, int]) -> None:
+    """Read one launcher's request and fork its kernel; answer the kernel's pid (or why not)."""
     message, fds = b"", []
-    while True:
-        chunk, more_fds, _, _ = socket.recv_fds(connection, MAX_REQUEST, 3)
-        message, fds = message + chunk, fds + more_fds
-        if not chunk:
-            break
     try:
+        while True:
+            chunk, more_fds, _, _ = socket.recv_fds(connection, MAX_REQUEST, 3)
+            message, fds = message + chunk, fds + more_fds
+            if not chunk:
+                break
         request = json.loads(message)
-        pid = os.fork() if len(fds) == 3 else -1
-    except (ValueError, OSError) as error:
+        why_not = forked_kernels_unavailable(request["env"])
+        if why_not or len(fds) != 3:
+            raise ValueError(why_not or "the launcher's standard streams did not arrive")
+        launcher_ended = os.pidfd_open(int(request["launcher"]))
+    except (ValueError, KeyError, TypeError, OSError) as error:
+        for fd in fds:
+            os.close(fd)
         connection.sendall(f"{type(error).__name__}: {error}\n".encode())
-        pid = None
+        return
+    pid = os.fork()
     if pid == 0:
         try:
             listener.close()
             connection.close()
+            os.close(launcher_ended)
+            for pidfd in launchers:
+                os.close(pidfd)
             _become_kernel(request, fds)
         finally:
             os._exit(1)
     for fd in fds:
         os.close(fd)
-    if pid is not None:
-        connection.sendall(f"{pid}\n".encode())
+    launchers[launcher_ended] = pid
+    connection.sendall(f"{pid}\n".encode())
 
 
 def _become_kernel(request: dict, fds: list[int]) -> None:
     """In the forked child: take the launcher's streams, folder and environment, then run ipykernel."""
-    os.setsid()
+    os.setsid()  # a process group of its own, as jupyter_client gives a kernel
     for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     for target, fd in enumerate(fds):
-        os.dup2(fd, target)
+        os.dup2(fd, target)  # sys.__stdin__ and the others wrap descriptors 0-2: now the launcher's
         os.close(fd)
-    sys.stdin, sys.stdout, sys.stderr = (os.fdopen(0, "r"), os.fdopen(1, "w", buffering=1),
-                                         os.fdopen(2, "w", buffering=1))
-    launcher_ended = os.pidfd_open(int(request["launcher"]))  # ProcessLookupError: gone already, so are we
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
     sys.path[0] = request["cwd"]  # as `python -m ipykernel_launcher` run there has it
     import tempfile
-    import threading
+    import traceback
 
     import numpy
 
     tempfile.tempdir = None  # found anew from this environment
     numpy.random.seed()  # numpy's global generator: fresh entropy, as in a new process (random reseeds itself)
-
-    def end_with_the_launcher():
-        select.select([launcher_ended], [], [])
-        os._exit(1)
-
-    threading.Thread(target=end_with_the_launcher, name="launcher-watch", daemon=True).start()
     from ipykernel.kernelapp import IPKernelApp
 
     sys.argv = ["ipykernel_launcher", *request["args"]]
-    app = IPKernelApp.instance(parent_handle=1)  # its parent is the forker: the launcher watches the manager
+    status = 0
     try:
+        app = IPKernelApp.instance(parent_handle=1)  # its parent is the forker: the launcher watches the manager
         app.initialize(request["args"])
         app.start()
+    except BaseException:  # noqa: B036 (whatever stopped it: said on the kernel's stderr, as a fresh one would)
+        traceback.print_exc()
+        status = 1
     finally:
         import atexit
+        import threading
 
         threading._shutdown()
         atexit._run_exitfuncs()
-        os._exit(0)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
 
 
 # -- the tests' side ----------------------------------------------------------------------
 
 
-def forked_kernels_unavailable() -> str | None:
-    """Why this machine cannot fork the tests' kernels (then they start afresh), or None."""
-    if not sys.platform.startswith("linux") or not hasattr(os, "pidfd_open"):
-        return "forked test kernels need Linux and os.pidfd_open"
-    return None
-
-
 class KernelForker:
-    """A forker process and the kernelspec (:data:`KERNEL_NAME`, in :attr:`jupyter_path`'s
-    ``kernels/``) whose kernels it forks; :meth:`close` ends it (kernels it forked live on until their
-    launchers end)."""
+    """A forker process and the kernelspec (``kernel_name``, in :attr:`jupyter_path`'s ``kernels/``)
+    whose kernels it forks; :meth:`close` ends it. Kernels it forked live on until their launchers end."""
 
     def __init__(self, folder, kernel_name: str = KERNEL_NAME, display_name: str = "Python 3 (ipykernel)"):
         import subprocess
@@ -189,8 +232,6 @@ class KernelForker:
                      "-f", "{connection_file}"],
             "display_name": display_name, "language": "python", "metadata": {"debugger": True}}))
         env = {name: value for name, value in os.environ.items() if name != "JPY_PARENT_PID"}
-        env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
-                   MPLBACKEND="module://matplotlib_inline.backend_inline")
         self.process = subprocess.Popen([sys.executable, os.path.abspath(__file__), "serve", socket_path],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True)
         started = time.monotonic()

@@ -1,6 +1,8 @@
-"""The tests' forked notebook kernels (tests/forked_kernels.py): they behave as kernels started afresh."""
+"""The tests' forked notebook kernels (tests/forked_kernels.py): what a kernel started afresh gives a
+notebook, each in a process of its own that ends with its launcher."""
 from __future__ import annotations
 
+import os
 import signal
 import time
 
@@ -10,10 +12,22 @@ from tests.forked_kernels import KERNEL_NAME, KernelForker, forked_kernels_unava
 
 pytestmark = pytest.mark.slow
 
+ONE_THREAD = {"OMP_NUM_THREADS": "1"}
+
+
+def test_kernels_are_forked_only_for_the_settings_the_forker_imported_with():
+    if not hasattr(os, "pidfd_open"):
+        pytest.skip("forked test kernels need os.pidfd_open")
+    assert forked_kernels_unavailable(ONE_THREAD) is None
+    assert "OMP_NUM_THREADS" in forked_kernels_unavailable({})  # a fresh kernel would use every core
+    assert "OMP_NUM_THREADS" in forked_kernels_unavailable({"OMP_NUM_THREADS": "4"})
+    assert "MKL_NUM_THREADS" in forked_kernels_unavailable({**ONE_THREAD, "MKL_NUM_THREADS": "2"})
+    assert "MPLBACKEND" in forked_kernels_unavailable({**ONE_THREAD, "MPLBACKEND": "agg"})
+
 
 @pytest.fixture(scope="module")
 def forker(tmp_path_factory):
-    reason = forked_kernels_unavailable()
+    reason = forked_kernels_unavailable(ONE_THREAD)
     if reason:
         pytest.skip(reason)
     forker = KernelForker(tmp_path_factory.mktemp("forker"))
@@ -28,6 +42,7 @@ def kernel(forker, tmp_path, monkeypatch):
     from jupyter_client.kernelspec import KernelSpecManager
 
     monkeypatch.setenv("JUPYTER_PATH", str(forker.jupyter_path))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
     monkeypatch.setenv("COURSE_FORKED_KERNEL_TEST", "from the launcher")
     manager = KernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=KernelSpecManager())
     manager.start_kernel(cwd=str(tmp_path))
@@ -56,22 +71,44 @@ def kernel_pid(client) -> int:
     return int(out)
 
 
-def test_the_kernel_works_where_its_launcher_was_started_with_the_launchers_environment(kernel, tmp_path):
-    _, client = kernel
+def running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def wait_until_gone(*pids: int, seconds: float = 20) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and any(running(pid) for pid in pids):
+        time.sleep(0.1)
+    return [pid for pid in pids if running(pid)]
+
+
+def test_the_kernel_gets_the_launchers_folder_environment_and_streams(kernel, tmp_path):
+    manager, client = kernel
+    launcher = manager.provisioner.process.pid
     out, reply = run(client, "import os, sys, matplotlib\n"
                              "print(os.getcwd(), sys.path[0], os.environ['COURSE_FORKED_KERNEL_TEST'],"
                              " matplotlib.get_backend(), 'torch' in sys.modules, sep='|')")
     assert reply["status"] == "ok"
     assert out.split("|") == [str(tmp_path), str(tmp_path), "from the launcher",
                               "module://matplotlib_inline.backend_inline", "True"]
+    out, _ = run(client, "import os\nprint(*(os.readlink(f'/proc/self/fd/{fd}') for fd in (0, 1, 2)), sep='|')")
+    assert out.split("|") == [os.readlink(f"/proc/{launcher}/fd/{fd}") for fd in (0, 1, 2)]
 
 
 def test_an_interrupt_reaches_the_running_cell(kernel):
     manager, client = kernel
-    client.execute("import time\ntime.sleep(60)")
-    time.sleep(1)
+    asked = client.execute("import time\ntime.sleep(60)")
+    while True:  # interrupt only once the cell runs: an idle kernel ignores it
+        message = client.get_iopub_msg(timeout=30)
+        if message["parent_header"].get("msg_id") == asked and message["msg_type"] == "execute_input":
+            break
+    time.sleep(0.5)
     manager.interrupt_kernel()
-    reply = client.get_shell_msg(timeout=20)
+    reply = client.get_shell_msg(timeout=30)
     assert (reply["content"]["status"], reply["content"].get("ename")) == ("error", "KeyboardInterrupt")
     out, _ = run(client, "print('still here')")
     assert out == "still here"
@@ -91,24 +128,23 @@ def test_a_restart_gives_a_new_process_that_remembers_nothing_of_the_last(kernel
         assert out == "False"
     finally:
         again.stop_channels()
+    assert wait_until_gone(first) == []
 
 
-def test_the_kernel_ends_when_its_launcher_is_killed(kernel):
+def test_a_shutdown_ends_the_kernel(kernel):
     manager, client = kernel
     pid = kernel_pid(client)
+    manager.shutdown_kernel(now=False)
+    assert wait_until_gone(pid) == []
+
+
+def test_killing_the_launcher_ends_the_kernel_and_what_it_started(kernel):
+    manager, client = kernel
+    out, _ = run(client, "import os, subprocess\nchild = subprocess.Popen(['sleep', '300'])\n"
+                         "print(os.getpid(), child.pid)")
+    pid, child = map(int, out.split())
     manager.provisioner.process.send_signal(signal.SIGKILL)  # what a kernel manager's kill does
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and _running(pid):
-        time.sleep(0.1)
-    assert not _running(pid)
-
-
-def _running(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
+    assert wait_until_gone(pid, child) == []
 
 
 def test_the_forker_holds_one_thread(forker):

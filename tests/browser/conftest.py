@@ -116,7 +116,8 @@ def lab_server(browser, tmp_path_factory):
                    "JUPYTER_CONFIG_DIR": str(base / "jupyter-config"), "OMP_NUM_THREADS": "1"}
     # Its notebooks' kernels (python3, the lectures' and Validate's) are forked from a process that imported
     # torch once, as nbval's are (tests/forked_kernels.py); where that cannot run, they start afresh.
-    forker = None if forked_kernels_unavailable() else KernelForker(base / "kernel-forker", kernel_name="python3")
+    forker = (None if forked_kernels_unavailable(environment)
+              else KernelForker(base / "kernel-forker", kernel_name="python3"))
     if forker is not None:
         environment["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(forker.jupyter_path),
                                                                    os.environ.get("JUPYTER_PATH")]))
