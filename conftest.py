@@ -127,15 +127,20 @@ def _use_forked_kernels(config) -> bool:
         config._course_kernel_forker = None
         if forked_kernels_unavailable(os.environ) is None and config.option.nbval_current_env:
             workdir, _ = config._course_test_world
-            config._course_kernel_forker = KernelForker(workdir / "kernel-forker")
+            try:
+                config._course_kernel_forker = KernelForker(workdir / "kernel-forker")
+            except RuntimeError as error:  # every notebook fails with it, not only the first
+                config._course_kernel_forker = error
             config.option.nbval_current_env = False
             config.option.nbval_kernel_name = KERNEL_NAME
+    if isinstance(config._course_kernel_forker, Exception):
+        raise config._course_kernel_forker
     return config._course_kernel_forker is not None
 
 
 def pytest_unconfigure(config):
     forker = getattr(config, "_course_kernel_forker", None)
-    if forker is not None:
+    if forker is not None and not isinstance(forker, Exception):
         forker.close()
     world = getattr(config, "_course_test_world", None)
     if world is not None:

@@ -56,13 +56,19 @@ def forked_kernels_unavailable(environ) -> str | None:
 
 def launch(socket_path: str, kernel_args: list[str]) -> int:
     """Ask the forker at ``socket_path`` for a kernel with ``kernel_args``; stand for it until it ends."""
-    pending, kernel = [], 0
+    manager = os.getppid()
+    # A kernel started by jupyter_client ends when its parent (the kernel manager's process) does.
+    manager_ended = os.pidfd_open(manager)
+    if os.getppid() != manager:
+        return 1  # the manager ended before we could watch it
+    pending: list[int] = []
+    kernel_ended = None
 
     def forward(number, frame):
-        if kernel:
-            signal_group(kernel, number)
-        else:
+        if kernel_ended is None:
             pending.append(number)  # before the kernel exists: sent once it does
+        else:
+            signal_kernel(kernel, kernel_ended, number)
 
     for signum in FORWARDED:
         signal.signal(signum, forward)
@@ -76,22 +82,23 @@ def launch(socket_path: str, kernel_args: list[str]) -> int:
         print(f"no kernel forked: {reply or 'the forker closed the line'}", file=sys.stderr)
         return 1
     kernel = int(reply)
-    kernel_ended = os.pidfd_open(kernel)
+    try:
+        kernel_ended = os.pidfd_open(kernel)  # the forker reaps it only after this launcher ended: no reuse
+    except ProcessLookupError:
+        return 1
     for number in pending:
-        signal_group(kernel, number)
-    # A kernel started by jupyter_client ends when its parent (the kernel manager's process) does.
-    manager_ended = os.pidfd_open(os.getppid())
+        signal_kernel(kernel, kernel_ended, number)
     select.select([kernel_ended, manager_ended], [], [])  # retried after each forwarded signal (PEP 475)
     return 0  # the forker kills the kernel's group if it still runs
 
 
-def signal_group(kernel: int, number: int) -> None:
-    """Send ``number`` to the kernel's process group (the kernel alone if it has not made it yet)."""
+def signal_kernel(kernel: int, kernel_ended: int, number: int) -> None:
+    """Send ``number`` to the kernel's process group (to the kernel alone while it has not made it yet)."""
     try:
         os.killpg(kernel, number)
     except ProcessLookupError:
         try:
-            os.kill(kernel, number)
+            signal.pidfd_send_signal(kernel_ended, number)
         except ProcessLookupError:
             pass
 
@@ -101,7 +108,7 @@ def signal_group(kernel: int, number: int) -> None:
 
 def serve(socket_path: str) -> None:
     """Import :data:`PRELOADED`, listen on ``socket_path``, say ``ready`` on stdout, fork a kernel per
-    request until stdin closes (the pytest worker that started this ended)."""
+    request until stdin closes (the pytest worker that started this ended); then kill what still runs."""
     import gc
 
     os.environ.update(SET_AT_IMPORT)
@@ -110,31 +117,51 @@ def serve(socket_path: str) -> None:
         __import__(name)
     gc.freeze()
     gc.enable()
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # kernels vanish when they end: nothing to reap
     listener = socket.socket(socket.AF_UNIX)
     listener.bind(socket_path)
     listener.listen(16)
     print("ready", flush=True)
     launchers: dict[int, int] = {}  # a launcher's pidfd -> its kernel's pid (and process group)
-    while True:
-        ready, _, _ = select.select([listener, sys.stdin, *launchers], [], [])
-        if sys.stdin in ready and not os.read(sys.stdin.fileno(), 1024):
-            return
-        for pidfd in [fd for fd in ready if fd in launchers]:
-            signal_group(launchers.pop(pidfd), signal.SIGKILL)
-            os.close(pidfd)
-        if listener in ready:
-            connection, _ = listener.accept()
-            try:
-                with connection:
-                    _fork_one(listener, connection, launchers)
-            except OSError:  # the launcher went away mid-request: its kernel, if any, is watched already
-                pass
+    ended: set[int] = set()  # kernels whose launchers ended, to reap
+    try:
+        while True:
+            ready, _, _ = select.select([listener, sys.stdin, *launchers], [], [])
+            for pidfd in [fd for fd in ready if fd in launchers]:
+                kernel = launchers.pop(pidfd)
+                os.close(pidfd)
+                _kill_kernel(kernel)
+                ended.add(kernel)
+            # Reaped only once its launcher has ended: until then a kernel's pid is its own, and whatever
+            # signals it (the launcher, the line above) cannot reach another process.
+            ended = {kernel for kernel in ended if os.waitpid(kernel, os.WNOHANG)[0] == 0}
+            if sys.stdin in ready and not os.read(sys.stdin.fileno(), 1024):
+                return
+            if listener in ready:
+                connection, _ = listener.accept()
+                try:
+                    with connection:
+                        _fork_one(listener, connection, launchers)
+                except OSError:  # the launcher went away mid-request: its kernel, if any, is watched
+                    pass
+    finally:
+        for kernel in launchers.values():
+            _kill_kernel(kernel)
+
+
+def _kill_kernel(kernel: int) -> None:
+    """SIGKILL a kernel's process group, or the kernel (not reaped yet, so its pid is still its own)."""
+    try:
+        os.killpg(kernel, signal.SIGKILL)
+    except ProcessLookupError:
+        try:
+            os.kill(kernel, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def _fork_one(listener: socket.socket, connection: socket.socket, launchers: dict[int, int]) -> None:
     """Read one launcher's request and fork its kernel; answer the kernel's pid (or why not)."""
-    message, fds = b"", []
+    message, fds, launcher_ended = b"", [], None
     try:
         while True:
             chunk, more_fds, _, _ = socket.recv_fds(connection, MAX_REQUEST, 3)
@@ -146,26 +173,44 @@ def _fork_one(listener: socket.socket, connection: socket.socket, launchers: dic
         if why_not or len(fds) != 3:
             raise ValueError(why_not or "the launcher's standard streams did not arrive")
         launcher_ended = os.pidfd_open(int(request["launcher"]))
+        parent = os.getpid()
+        pid = os.fork()
     except (ValueError, KeyError, TypeError, OSError) as error:
-        for fd in fds:
+        for fd in [*fds, *([launcher_ended] if launcher_ended is not None else [])]:
             os.close(fd)
         connection.sendall(f"{type(error).__name__}: {error}\n".encode())
         return
-    pid = os.fork()
     if pid == 0:
+        status = 1
         try:
             listener.close()
             connection.close()
-            os.close(launcher_ended)
-            for pidfd in launchers:
+            for pidfd in [launcher_ended, *launchers]:
                 os.close(pidfd)
+            _die_with(parent)
             _become_kernel(request, fds)
+            status = 0
+        except BaseException:  # noqa: B036 (whatever stopped it: said on its stderr, as a fresh kernel would)
+            import traceback
+
+            traceback.print_exc()
         finally:
-            os._exit(1)
+            os._exit(status)
     for fd in fds:
         os.close(fd)
     launchers[launcher_ended] = pid
     connection.sendall(f"{pid}\n".encode())
+
+
+def _die_with(parent: int) -> None:
+    """Have the kernel killed when the forker ends, however it ends (Linux's parent-death signal)."""
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
+    if os.getppid() != parent:
+        raise RuntimeError("the forker ended while this kernel was forked")
 
 
 def _become_kernel(request: dict, fds: list[int]) -> None:
@@ -182,7 +227,6 @@ def _become_kernel(request: dict, fds: list[int]) -> None:
     os.environ.update(request["env"])
     sys.path[0] = request["cwd"]  # as `python -m ipykernel_launcher` run there has it
     import tempfile
-    import traceback
 
     import numpy
 
@@ -191,15 +235,13 @@ def _become_kernel(request: dict, fds: list[int]) -> None:
     from ipykernel.kernelapp import IPKernelApp
 
     sys.argv = ["ipykernel_launcher", *request["args"]]
-    status = 0
+    app = IPKernelApp.instance(parent_handle=1)  # its parent is the forker: the launcher watches the manager
     try:
-        app = IPKernelApp.instance(parent_handle=1)  # its parent is the forker: the launcher watches the manager
         app.initialize(request["args"])
         app.start()
-    except BaseException:  # noqa: B036 (whatever stopped it: said on the kernel's stderr, as a fresh one would)
-        traceback.print_exc()
-        status = 1
     finally:
+        # What the interpreter does at exit, as a kernel started by `python -m ipykernel_launcher` would:
+        # wait for its threads, run the exit handlers, flush (the caller then ends the process).
         import atexit
         import threading
 
@@ -207,7 +249,6 @@ def _become_kernel(request: dict, fds: list[int]) -> None:
         atexit._run_exitfuncs()
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(status)
 
 
 # -- the tests' side ----------------------------------------------------------------------
@@ -224,7 +265,7 @@ class KernelForker:
 
         folder = Path(folder)
         self.jupyter_path = folder / "jupyter"
-        socket_path = str(folder / "forker.sock")
+        self.socket_path = socket_path = str(folder / "forker.sock")
         spec = self.jupyter_path / "kernels" / kernel_name
         spec.mkdir(parents=True)
         (spec / "kernel.json").write_text(json.dumps({
@@ -232,8 +273,11 @@ class KernelForker:
                      "-f", "{connection_file}"],
             "display_name": display_name, "language": "python", "metadata": {"debugger": True}}))
         env = {name: value for name, value in os.environ.items() if name != "JPY_PARENT_PID"}
+        # A session of its own: a Ctrl-C at the terminal reaches the kernels' managers, which end them
+        # through their launchers; the forker must outlive them to kill what they leave.
         self.process = subprocess.Popen([sys.executable, os.path.abspath(__file__), "serve", socket_path],
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True)
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True,
+                                        start_new_session=True)
         started = time.monotonic()
         ready, _, _ = select.select([self.process.stdout], [], [], START_SECONDS)
         if not ready or self.process.stdout.readline().strip() != "ready":

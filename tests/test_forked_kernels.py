@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
 
+from tests import forked_kernels
 from tests.forked_kernels import KERNEL_NAME, KernelForker, forked_kernels_unavailable
 
 pytestmark = pytest.mark.slow
@@ -118,6 +121,7 @@ def test_a_restart_gives_a_new_process_that_remembers_nothing_of_the_last(kernel
     manager, client = kernel
     first = kernel_pid(client)
     run(client, "import torch\ntorch.left_behind = 1")
+    client.stop_channels()  # its sockets share the session's identity with the next client's: one at a time
     manager.restart_kernel(now=False)
     again = manager.client()
     again.start_channels()
@@ -152,3 +156,12 @@ def test_the_forker_holds_one_thread(forker):
     with open(f"/proc/{forker.process.pid}/status") as status:
         threads = next(line for line in status if line.startswith("Threads:"))
     assert threads.split() == ["Threads:", "1"]
+
+
+def test_the_forker_refuses_a_kernel_that_asks_for_other_import_settings(forker, tmp_path):
+    """torch was imported with one math thread: a kernel asking for four would silently get one."""
+    launched = subprocess.run([sys.executable, "-I", "-S", forked_kernels.__file__, "launch", forker.socket_path,
+                               "-f", str(tmp_path / "kernel.json")], env={**os.environ, "OMP_NUM_THREADS": "4"},
+                              capture_output=True, text=True, timeout=60)
+    assert launched.returncode == 1
+    assert "no kernel forked" in launched.stderr and "OMP_NUM_THREADS='4'" in launched.stderr
