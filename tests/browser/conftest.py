@@ -91,7 +91,8 @@ def lab_window(request, lab_window_of_this_worker):
 
 @pytest.fixture(scope="session")
 def lab_server(browser, tmp_path_factory):
-    """JupyterLab as ``make lab`` starts it (same environment and extensions), on a copy of the course.
+    """JupyterLab as ``make lab`` starts it (same environment and extensions), on a copy of the course; its
+    notebooks' kernels are forked (``tests/forked_kernels.py``) where that gives what a fresh one would.
 
     Token and XSRF checks are off and ``window.jupyterapp`` is exposed so that
     the tests can script it; the server listens on 127.0.0.1 only.
