@@ -66,15 +66,11 @@ def main(argv: list[str] | None = None) -> int:
         from .exchange import ExchangeError
         from .exchange_service import ServiceError
         from .lms import LmsImportError
+        from .pipeline import GradingError
         from .roster import RosterError
 
-    errors: tuple[type[Exception], ...] = (SettingsError, ExchangeError, ServiceError, LmsImportError,
-                                             RosterError)
+    errors = (SettingsError, ExchangeError, ServiceError, LmsImportError, RosterError, GradingError)
     try:
-        with collection_paused():
-            from .pipeline import GradingError
-
-        errors += (GradingError,)
         return STEP_FUNCTIONS[args.step](course, args)
     except errors as error:
         print(f"error: {error}", file=sys.stderr)
