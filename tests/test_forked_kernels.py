@@ -2,6 +2,7 @@
 notebook, each in a process of its own that ends with its launcher."""
 from __future__ import annotations
 
+import ast
 import os
 import signal
 import subprocess
@@ -58,20 +59,17 @@ def kernel(forker, tmp_path, monkeypatch):
         manager.shutdown_kernel(now=True)
 
 
-def run(client, code: str) -> tuple[str, dict]:
-    said = []
-
-    def keep(message):
-        if message["msg_type"] == "stream":
-            said.append(message["content"]["text"])
-
-    reply = client.execute_interactive(code, output_hook=keep, timeout=60)
-    return "".join(said).strip(), reply["content"]
+def run(client, code: str, expression: str = "None"):
+    """Run ``code``, then evaluate ``expression`` in the kernel: (its value, the execute reply's content). The
+    value comes back in the reply itself: printed output may reach the client after the kernel says idle."""
+    content = client.execute_interactive(code, user_expressions={"value": expression}, timeout=60,
+                                         output_hook=lambda message: None)["content"]
+    value = content.get("user_expressions", {}).get("value", {})
+    return (ast.literal_eval(value["data"]["text/plain"]) if value.get("status") == "ok" else None), content
 
 
 def kernel_pid(client) -> int:
-    out, _ = run(client, "import os; print(os.getpid())")
-    return int(out)
+    return run(client, "import os", "os.getpid()")[0]
 
 
 def running(pid: int) -> bool:
@@ -92,14 +90,14 @@ def wait_until_gone(*pids: int, seconds: float = 20) -> list[int]:
 def test_the_kernel_gets_the_launchers_folder_environment_and_streams(kernel, tmp_path):
     manager, client = kernel
     launcher = manager.provisioner.process.pid
-    out, reply = run(client, "import os, sys, matplotlib\n"
-                             "print(os.getcwd(), sys.path[0], os.environ['COURSE_FORKED_KERNEL_TEST'],"
-                             " matplotlib.get_backend(), 'torch' in sys.modules, sep='|')")
+    seen, reply = run(client, "import os, sys, matplotlib",
+                      "[os.getcwd(), sys.path[0], os.environ['COURSE_FORKED_KERNEL_TEST'],"
+                      " matplotlib.get_backend(), 'torch' in sys.modules]")
     assert reply["status"] == "ok"
-    assert out.split("|") == [str(tmp_path), str(tmp_path), "from the launcher",
-                              "module://matplotlib_inline.backend_inline", "True"]
-    out, _ = run(client, "import os\nprint(*(os.readlink(f'/proc/self/fd/{fd}') for fd in (0, 1, 2)), sep='|')")
-    assert out.split("|") == [os.readlink(f"/proc/{launcher}/fd/{fd}") for fd in (0, 1, 2)]
+    assert seen == [str(tmp_path), str(tmp_path), "from the launcher",
+                    "module://matplotlib_inline.backend_inline", True]
+    streams, _ = run(client, "import os", "[os.readlink(f'/proc/self/fd/{fd}') for fd in (0, 1, 2)]")
+    assert streams == [os.readlink(f"/proc/{launcher}/fd/{fd}") for fd in (0, 1, 2)]
 
 
 def test_an_interrupt_reaches_the_running_cell(kernel):
@@ -113,7 +111,7 @@ def test_an_interrupt_reaches_the_running_cell(kernel):
     manager.interrupt_kernel()
     reply = client.get_shell_msg(timeout=30)
     assert (reply["content"]["status"], reply["content"].get("ename")) == ("error", "KeyboardInterrupt")
-    out, _ = run(client, "print('still here')")
+    out, _ = run(client, "", "'still here'")
     assert out == "still here"
 
 
@@ -128,8 +126,8 @@ def test_a_restart_gives_a_new_process_that_remembers_nothing_of_the_last(kernel
     try:
         again.wait_for_ready(timeout=60)
         assert kernel_pid(again) != first
-        out, _ = run(again, "import torch\nprint(hasattr(torch, 'left_behind'))")
-        assert out == "False"
+        out, _ = run(again, "import torch", "hasattr(torch, 'left_behind')")
+        assert out is False
     finally:
         again.stop_channels()
     assert wait_until_gone(first) == []
@@ -144,9 +142,8 @@ def test_a_shutdown_ends_the_kernel(kernel):
 
 def test_killing_the_launcher_ends_the_kernel_and_what_it_started(kernel):
     manager, client = kernel
-    out, _ = run(client, "import os, subprocess\nchild = subprocess.Popen(['sleep', '300'])\n"
-                         "print(os.getpid(), child.pid)")
-    pid, child = map(int, out.split())
+    (pid, child), _ = run(client, "import os, subprocess\nchild = subprocess.Popen(['sleep', '300'])",
+                          "[os.getpid(), child.pid]")
     manager.provisioner.process.send_signal(signal.SIGKILL)  # what a kernel manager's kill does
     assert wait_until_gone(pid, child) == []
 
