@@ -29,6 +29,11 @@ pytestmark = pytest.mark.slow
 
 ASSIGNMENT, OTHER = "tanh", "augmentation"
 CELL_TIMEOUT = 20  # seconds per cell here (the course's is longer): bounds the loops
+# After a cell timed out, nbgrader interrupts the kernel and waits this long for its last output (the course
+# waits 30 s): a kernel that ignores the interrupt (loop_ignoring_interrupts, replaces_builtins) costs
+# CELL_TIMEOUT plus this, and those two are the battery's longest (52 s with the course's 30).
+IOPUB_TIMEOUT = 10
+OPTIONS = GradingOptions(timeout=CELL_TIMEOUT, nbgrader_args=(f"--Execute.iopub_timeout={IOPUB_TIMEOUT}",))
 JOBS = 4  # on two cores: many cases wait (sleeping loops, dead kernels), which two workers would leave idle
 HONEST = ["honest_before", "honest_after"]  # sorted around the hostile students
 CASES = {case.name: case for case in HOSTILE}
@@ -77,7 +82,7 @@ def battery(make_released_course, make_submission, source_answers, sandboxed):
     Path("/tmp/WRITTEN_BY_STUDENT").unlink(missing_ok=True)
 
     started = time.monotonic()
-    results = autograde(course, jobs=JOBS, options=GradingOptions(timeout=CELL_TIMEOUT))
+    results = autograde(course, jobs=JOBS, options=OPTIONS)
     seconds = time.monotonic() - started
     print(f"\nadversarial battery: {len(results)} submissions graded in {seconds:.0f} s with JOBS={JOBS}")
     feedback(course)
@@ -261,7 +266,7 @@ def test_a_reviewed_flag_reaches_grades_csv_without_regrading(battery):
                 grade.manual_score = decided.get(grade.name, grade.auto_score)
                 grade.needs_manual_grade = False
         gradebook.db.commit()
-    again = autograde(course, jobs=JOBS, options=GradingOptions(timeout=CELL_TIMEOUT))
+    again = autograde(course, jobs=JOBS, options=OPTIONS)
     assert {(r.assignment, r.student): r for r in again} == results  # nothing graded again
     row = next(row for row in read_grades(course) if row["student_id"] == student)
     expected = sum(decided.values()) + sum(score for name, score in results[ASSIGNMENT, student].cell_scores.items()

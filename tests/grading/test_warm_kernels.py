@@ -344,15 +344,16 @@ def released(make_tiny_course, make_submission):
 
 @pytest.fixture(scope="module")
 def graded(released, tmp_path_factory):
-    """The same submissions graded by one warm worker (make autograde) and with a fresh nbgrader run and
-    kernel each (``warm=False``), JOBS=1 each. The two runs, on copies of the course, go side by side:
-    each spends CELL_TIMEOUT seconds asleep on d_sleeps, the other's work fills that time."""
+    """The same submissions graded by one warm worker (make autograde, JOBS=1: b_checks_for_leaks comes
+    right after a_leaks in the same worker) and with a fresh nbgrader run and kernel each (``warm=False``,
+    JOBS=2: each submission on its own, so the order cannot matter; the others are graded while d_sleeps
+    sleeps). The two runs, on copies of the course, go side by side."""
 
     def graded_copy(name: str, warm: bool):
         course = tmp_path_factory.mktemp(name) / "assignments"
         shutil.copytree(released, course)
-        results = autograde(course, jobs=1, options=GradingOptions(timeout=CELL_TIMEOUT, env=dict([GRADERS_SECRET])),
-                            warm=warm)
+        results = autograde(course, jobs=1 if warm else 2,
+                            options=GradingOptions(timeout=CELL_TIMEOUT, env=dict([GRADERS_SECRET])), warm=warm)
         return course, {result.student: result for result in results}
 
     with ThreadPoolExecutor(max_workers=1) as beside:
