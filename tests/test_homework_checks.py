@@ -322,6 +322,27 @@ def test_the_transform_checks_send_letter_sized_images_too():
         check_noise(wrong_std, shape=[2, 1, 100, 100], mean=0.1, std=0.2, seed=3)
 
 
+def test_repeated_calls_are_judged_together_and_the_first_wrong_call_is_named():
+    """With ``calls`` (every call's result stacked into one tensor, judged in one pass), are all the shifts of a
+    right transform read (every_shift), and is a wrong call named by its number, as call by call?"""
+    from course_utils.homework_checks.augmentation import check_shifts
+
+    check_shifts(_Shift, channels=1, height=7, width=5, max_shift=3, fill=-1.0, calls=1500, seed=14, every_shift=True)
+
+    class SeventhCallWraps(_Shift):
+        calls = 0
+
+        def __call__(self, images):
+            if tuple(images.shape[-2:]) == (6, 6):
+                SeventhCallWraps.calls += 1
+                if SeventhCallWraps.calls == 7:
+                    return torch.roll(images, 1, dims=-1)
+            return super().__call__(images)
+
+    with pytest.raises(AssertionError, match=r"image 6 is not a whole-pixel translation"):
+        check_shifts(SeventhCallWraps, channels=1, height=6, width=6, max_shift=1, fill=0.5, calls=20, seed=2)
+
+
 def test_shifts_are_read_for_a_whole_batch_at_once_with_each_image_judged_alone():
     """Does the batched reader give every image's (dx, dy), and name the first image that is no whole-pixel
     shift within bounds with fill in the vacated pixels, as judging the images one by one would?"""
