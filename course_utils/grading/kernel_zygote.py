@@ -61,8 +61,9 @@ from .control_socket import start_with_control_socket, take_control_socket
 from .sandbox_command import KERNEL_ARGS
 from .sandbox_limits import Limits
 
-# What every grading kernel imports: imported once here, not per kernel.
-PRELOADED = ("ipykernel.kernelapp", "ipykernel.ipkernel")
+# What every grading kernel imports: imported once here, not per kernel. A kernel imports ipykernel's
+# debugger (debugpy, about 150 modules, ≈0.07 CPU-s) as it starts, whether or not anyone debugs.
+PRELOADED = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.debugger")
 # What a kernel grading a course built on torch imports (torchvision imports torch._dynamo, which the
 # checks' dispatch mode and torch.optim need), ≈3 CPU-s: preloaded for such a course only
 # (:func:`preloads_for_course`).
@@ -136,7 +137,8 @@ def preload(names=EVERYTHING) -> list[str]:
     done = []
     for name in names:
         try:
-            importlib.import_module(name)
+            with _debugger_quiet():
+                importlib.import_module(name)
         except ModuleNotFoundError as error:
             if name not in PRELOADED_IF_PRESENT or not name.startswith(error.name or "?"):
                 raise
@@ -148,6 +150,20 @@ def preload(names=EVERYTHING) -> list[str]:
                 importlib.import_module(module.name)
                 done.append(module.name)
     return done
+
+
+@contextlib.contextmanager
+def _debugger_quiet():
+    """While preloading: debugpy's check for frozen modules warns on stderr (the zygote's log, read when a
+    zygote dies) as it is imported; a kernel that imports it itself writes that to its /dev/null."""
+    if "PYDEVD_DISABLE_FILE_VALIDATION" in os.environ:
+        yield
+        return
+    os.environ["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
+    try:
+        yield
+    finally:
+        del os.environ["PYDEVD_DISABLE_FILE_VALIDATION"]
 
 
 def serve(names=None) -> None:
