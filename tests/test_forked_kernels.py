@@ -111,8 +111,13 @@ def test_an_interrupt_reaches_the_running_cell(kernel):
     manager.interrupt_kernel()
     reply = client.get_shell_msg(timeout=30)
     assert (reply["content"]["status"], reply["content"].get("ename")) == ("error", "KeyboardInterrupt")
-    out, _ = run(client, "", "'still here'")
-    assert out == "still here"
+    # The kernel lives on. After an error, ipykernel aborts the execute requests that reach it while it is still
+    # flushing its queue (status "aborted", any kernel): on a loaded machine the next request can be one of them.
+    for _ in range(5):
+        out, content = run(client, "pass", "'still here'")
+        if content["status"] != "aborted":
+            break
+    assert out == "still here", content
 
 
 def test_a_restart_gives_a_new_process_that_remembers_nothing_of_the_last(kernel):
