@@ -30,6 +30,7 @@ CELL_TIMEOUT = 20  # seconds per cell here: bounds the tricks that hog time
 # After a cell timed out, nbgrader interrupts the kernel and waits this long for its last output (the course
 # waits 30 s): a trick whose kernel never answers again (clears_and_fakes_outputs) costs CELL_TIMEOUT plus this.
 IOPUB_TIMEOUT = 10
+OPTIONS = GradingOptions(timeout=CELL_TIMEOUT, nbgrader_args=(f"--Execute.iopub_timeout={IOPUB_TIMEOUT}",))
 # Four workers on two cores: many tricks wait (sleeps, dead kernels, time limits), so two leave the cores idle
 # (the battery: 144 s with two, 88 s with four, one after the other at load average 3-4).
 JOBS = 4
@@ -128,8 +129,7 @@ def battery(make_released_course, source_answers, sandboxed):
         Path(UNPICKLED_MARKER.format(name=trick.name)).unlink(missing_ok=True)
 
     started = time.monotonic()
-    results = {r.student: r for r in autograde(course, jobs=JOBS, options=GradingOptions(timeout=CELL_TIMEOUT, nbgrader_args=(
-        f"--Execute.iopub_timeout={IOPUB_TIMEOUT}",)))}
+    results = {r.student: r for r in autograde(course, jobs=JOBS, options=OPTIONS)}
     seconds = time.monotonic() - started
     table = [{"trick": trick.name, "homework": trick.homework, "wrong": trick.wrong.name,
               "alone": results[alone_student(trick)].auto_score, "with_trick": results[trick_student(trick)].auto_score,
