@@ -44,6 +44,7 @@ import os
 import pkgutil
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from nbformat.v4 import new_output
@@ -98,7 +99,30 @@ def all_checks() -> dict:
     return dict(package.REGISTRY)
 
 
-def plan_test_cell(source: str, markers: Markers, checks: dict) -> list[CheckCall] | None:
+class ChecksWhenAsked(Mapping):
+    """:func:`all_checks`, imported at the first lookup. The checks import torch (seconds of CPU in each
+    grading process that has not preloaded it); a notebook whose test cells call no check (a course's
+    plain ``assert`` cells) never looks one up, so its grader never imports them."""
+
+    def __init__(self):
+        self._checks: dict | None = None
+
+    def _all(self) -> dict:
+        if self._checks is None:
+            self._checks = all_checks()
+        return self._checks
+
+    def __getitem__(self, name: str):
+        return self._all()[name]
+
+    def __iter__(self):
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
+def plan_test_cell(source: str, markers: Markers, checks: Mapping) -> list[CheckCall] | None:
     """The check calls of a test cell, or None if it is anything else (then it runs in the kernel).
 
     A test cell of checks is a docstring (or other string constants) and
@@ -170,7 +194,7 @@ class JudgedExecute(Execute):
             raise GradingRunError(USE_MAKE_AUTOGRADE)
         self._secret = secrets.token_bytes(32)
         self._markers = Markers.from_config(self.config)
-        self._checks = all_checks()
+        self._checks = ChecksWhenAsked()
         self._passed: list[CheckCall] = []
         self._subjects: set[str] = set()  # every name a check is given
         self._notes: list[str] = []
@@ -282,8 +306,8 @@ class JudgedExecute(Execute):
                 flags.append(f"{call.check.name}({start}) passed, but {start} reaches a forbidden function: "
                              + "; ".join(evidence[:3]))
         students = [(name, source) for (name, source), cell in zip(sources, code_cells) if not utils.is_locked(cell)]
-        evidence = tampering(students, self._checks)
-        if evidence and self._passed:
+        evidence = tampering(students, self._checks) if self._passed else []  # no check passed: none was looked up
+        if evidence:
             flags.append("tests passed in a notebook that reaches for the grading machinery in its kernel "
                          "(observations its probes report could be forged): " + "; ".join(evidence[:5]))
         return sorted(set(flags))

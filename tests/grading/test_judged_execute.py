@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from course_utils.grading.forbidden_calls import definitions, forbidden_names, reached, tampering
+from course_utils.grading import judged_execute
 from course_utils.grading.judged_execute import all_checks, plan_test_cell, verdict
 from course_utils.grading.markers import Markers
 from course_utils.homework_checks import (MAX_TENSOR_BYTES, CheckFailure, UnreadableResult, assert_tensor_close,
@@ -88,6 +89,33 @@ def test_a_test_cell_of_check_calls_is_planned_with_its_hidden_calls():
 def test_anything_else_is_not_a_plan(source):
     """Is a plain assert, a non-name argument, a non-literal parameter or an assignment left to the kernel?"""
     assert plan_test_cell(source, Markers(), CHECKS) is None
+
+
+class NoLookups(dict):
+    """Checks that fail the test if one is looked up."""
+
+    def __contains__(self, name):
+        raise AssertionError(f"looked up {name!r}")
+
+    __getitem__ = __contains__
+
+
+@pytest.mark.parametrize("source", ['"""answer() is positive."""\nassert answer() > 0', "x = 1", "import torch",
+                                    "answer()[0]", "answer = lambda: 42"])
+def test_a_test_cell_that_calls_no_plain_name_looks_up_no_check(source):
+    """A course's plain test cells are told apart without the checks (importing them imports torch)."""
+    assert plan_test_cell(source, Markers(), NoLookups()) is None
+
+
+def test_the_checks_are_imported_at_the_first_lookup_only(monkeypatch):
+    """JudgedExecute's checks come from all_checks() once, when a test cell first names a call."""
+    made = []
+    monkeypatch.setattr(judged_execute, "all_checks", lambda: made.append(1) or dict(CHECKS))
+    checks = judged_execute.ChecksWhenAsked()
+    assert made == []
+    assert "check_tanh_backward" in checks and "not_a_check" not in checks
+    assert checks["check_tanh_backward"] is CHECKS["check_tanh_backward"] and set(checks) == set(CHECKS)
+    assert made == [1]
 
 
 def judged(source: str, namespace: dict):
