@@ -19,6 +19,7 @@ files is ``tests/run_order.py``'s, a plugin loaded here.
 from __future__ import annotations
 
 import functools
+import gc
 import http.server
 import os
 import shutil
@@ -82,6 +83,20 @@ def pytest_configure(config):
     os.environ["COURSE_EXCHANGE"] = str(workdir / "exchange")
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_collection(session):
+    """Collecting imports torch, torchvision, nbgrader and the tests: no cyclic garbage collection while it
+    does (each would walk everything imported so far), and what it made is frozen afterwards
+    (:func:`gc.freeze`), so that the run's later collections walk only what its tests make
+    (``make test-fast``: 2.2 -> 0.3 CPU-s of collections). ``pytest_unconfigure`` unfreezes it."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.freeze()
+
+
 def pytest_collection_modifyitems(config, items):
     """Marks by what a test needs: notebooks are ``slow``, tests/browser/ is
     ``browser`` (and slow), a test that creates Unix users is ``root``."""
@@ -139,6 +154,7 @@ def _use_forked_kernels(config) -> bool:
 
 
 def pytest_unconfigure(config):
+    gc.unfreeze()  # at exit, torch's bindings would list what is still frozen as leaked
     forker = getattr(config, "_course_kernel_forker", None)
     if forker is not None and not isinstance(forker, Exception):
         forker.close()
