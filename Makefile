@@ -79,8 +79,9 @@ lab: install
 # that runs in under a second alone took 23 s; the whole run: 5:50 -> 5:22).
 # The browser tests (tests/browser/: JupyterLab, Validate, the hub end to end)
 # run after the rest: next to the grading tests on two cores, JupyterLab's pages
-# time out. Among themselves they run in two workers, one test file each (they
-# mostly wait on the browser: 229 s -> 180 s, no step past half its time limit).
+# time out. Among themselves they run in two workers, whole files each; the files
+# that share one JupyterLab (lectures, Validate, the report page:
+# tests/browser/conftest.py, JUPYTERLAB_FILES) on one, the hub's on the other.
 # BROWSER_TESTS= leaves them out.
 # Workers take whole test files, the longest first (tests/run_order.py, with
 # tests/durations.json): xdist's own order, by number of tests, left a one-test

@@ -64,6 +64,39 @@ def new_page(browser):
         context.close()
 
 
+# The test files that use JupyterLab (``lab_server``). ``make test`` runs the browser tests on two workers
+# with ``--dist loadfile``; these files go to one of them together (``pytest_xdist_make_scheduler``), so that
+# one JupyterLab is started and loaded instead of two (a second cost about 15 CPU-s and 12 s of its worker's
+# time); the hub test runs on the other. ``pytest_collection_modifyitems`` keeps the list true.
+JUPYTERLAB_FILES = ("tests/browser/test_student_lab.py", "tests/browser/test_homework_lab.py",
+                    "tests/browser/test_report_page.py")
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """With ``--dist loadfile``: whole files to each worker, the longest first, and the files of
+    :data:`JUPYTERLAB_FILES` as one. (pytest-xdist's own ``--dist loadgroup`` cannot be used: with pytest 9
+    it no longer sees its groups.) Any other ``--dist`` is left to pytest-xdist."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class OneJupyterLab(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            scope = super()._split_scope(nodeid)
+            return "jupyterlab" if scope in JUPYTERLAB_FILES else scope
+
+    return OneJupyterLab(config, log)
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test that uses JupyterLab outside :data:`JUPYTERLAB_FILES` would start a second one: say so."""
+    outside = sorted({item.nodeid.split("::", 1)[0] for item in items
+                      if "lab_server" in getattr(item, "fixturenames", ())} - set(JUPYTERLAB_FILES))
+    if outside:
+        raise pytest.UsageError(f"{', '.join(outside)} use JupyterLab (lab_server): add them to JUPYTERLAB_FILES "
+                                f"in {__file__}, so that make test starts one JupyterLab for all of them")
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     """Keeps each phase's report on the test (``item.failed_phases``), for ``lab_window``."""
