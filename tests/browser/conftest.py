@@ -72,6 +72,7 @@ JUPYTERLAB_FILES = ("tests/browser/test_student_lab.py", "tests/browser/test_hom
                     "tests/browser/test_report_page.py")
 
 
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist's, absent with -p no:xdist
 def pytest_xdist_make_scheduler(config, log):
     """With ``--dist loadfile``: whole files to each worker, the longest first, and the files of
     :data:`JUPYTERLAB_FILES` as one. (pytest-xdist's own ``--dist loadgroup`` cannot be used: with pytest 9
