@@ -94,8 +94,8 @@ def pytest_collection_modifyitems(config, items):
     outside = sorted({item.nodeid.split("::", 1)[0] for item in items
                       if "lab_server" in getattr(item, "fixturenames", ())} - set(JUPYTERLAB_FILES))
     if outside:
-        raise pytest.UsageError(f"{', '.join(outside)} use JupyterLab (lab_server): add them to JUPYTERLAB_FILES "
-                                f"in {__file__}, so that make test starts one JupyterLab for all of them")
+        raise pytest.UsageError(f"{', '.join(outside)}: uses JupyterLab (lab_server); add it to JUPYTERLAB_FILES in "
+                                f"{__file__}, so that make test starts one JupyterLab for all of them")
 
 
 @pytest.hookimpl(wrapper=True)
