@@ -13,8 +13,8 @@ import struct
 import pytest
 import torch
 
-from course_utils.grading.forbidden_calls import definitions, forbidden_names, reached, tampering
 from course_utils.grading import judged_execute
+from course_utils.grading.forbidden_calls import definitions, forbidden_names, reached, tampering
 from course_utils.grading.judged_execute import all_checks, plan_test_cell, verdict
 from course_utils.grading.markers import Markers
 from course_utils.homework_checks import (MAX_TENSOR_BYTES, CheckFailure, UnreadableResult, assert_tensor_close,
