@@ -199,13 +199,19 @@ def test_what_grading_imports_lazily_is_imported_before_any_worker_starts():
 
 def test_batch_processes_finds_what_a_batch_started_and_nothing_else(tmp_path):
     """The check that no run is left behind (here and in the adversarial battery) must see a real one."""
-    ours = subprocess.Popen(["sleep", "60"], env={**os.environ, BATCH_ENV: str(tmp_path.resolve())})
-    other = subprocess.Popen(["sleep", "60"], env={**os.environ, BATCH_ENV: str(tmp_path / "elsewhere")})
+    # Popen returns while the kernel may still be setting up the new program: until then /proc/<pid>/environ
+    # reads empty. The children say when they run.
+    started = [sys.executable, "-c", "import time; print('running', flush=True); time.sleep(60)"]
+    ours = subprocess.Popen(started, stdout=subprocess.PIPE, env={**os.environ, BATCH_ENV: str(tmp_path.resolve())})
+    other = subprocess.Popen(started, stdout=subprocess.PIPE,
+                             env={**os.environ, BATCH_ENV: str(tmp_path / "elsewhere")})
     try:
+        assert ours.stdout.readline() == other.stdout.readline() == b"running\n"
         found = batch_processes(tmp_path)
         assert ours.pid in found and other.pid not in found
     finally:
         for process in (ours, other):
             process.kill()
             process.wait()
+            process.stdout.close()
     assert ours.pid not in batch_processes(tmp_path)
