@@ -8,8 +8,8 @@ Usage (from the repository root)::
 ``SOURCE`` is where notMNIST comes from, as for ``load_notmnist``: a
 ``notMNIST_small.tar.gz`` path or URL (``file://``, ``http(s)://``), or a
 folder that holds ``notMNIST_small/``; default ``$NOTMNIST_URL``, else the
-official mirrors. An archive is extracted into a temporary folder, never into
-the repository.
+official mirrors. An archive is extracted into a temporary folder, removed once
+the images are loaded; never into the repository.
 
 The images are cut exactly as lecture 07 cuts them
 (``train_val_test_split(images, labels, (0.64, 0.16, 0.2), seed=0)``):
@@ -129,8 +129,8 @@ def load(source: str | None):
     path = Path(source).expanduser()
     if path.is_dir():
         return load_notmnist(root=path)
-    root = Path(tempfile.mkdtemp(prefix="notmnist-cv-"))
-    return load_notmnist(root=root, url=source)
+    with tempfile.TemporaryDirectory(prefix="notmnist-cv-") as root:  # the images are in memory once loaded
+        return load_notmnist(root=root, url=source)
 
 
 def parse_setting(text: str) -> tuple[str, object]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import re
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -129,9 +130,12 @@ def test_final_trains_on_the_development_images_and_tests_on_the_held_out_block(
     assert "over seeds 0,1: mean" in out and "400 for development, 100 held out" in out
 
 
-def test_final_on_generated_letters_runs_and_reports(script, notmnist_archive, capsys):
-    """The lecture's final procedure for real, on the generated archive (200 letters), one epoch."""
+def test_final_on_generated_letters_runs_and_reports(script, notmnist_archive, capsys, tmp_path, monkeypatch):
+    """The lecture's final procedure for real, on the generated archive (200 letters), one epoch; the folder
+    the archive was extracted into is gone afterwards."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     assert script.main([str(notmnist_archive), "--set", "num_epochs=1"]) == 0
+    assert not list(tmp_path.glob("notmnist-cv-*"))
     out = capsys.readouterr().out
     assert "num_epochs=1" in out
     assert re.search(r"seed 0: trained on 160 development images in \d+ s; "
