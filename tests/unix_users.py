@@ -111,12 +111,12 @@ class UnixUsers:
         return user
 
     def remove_all(self) -> list[str]:
-        """Delete every user (with home folder and mail spool) and group made here; returns the failures."""
+        """Delete every user (:func:`delete_user`) and group made here; returns the failures."""
         failures = []
         for user in reversed(self.users):
-            done = subprocess.run(["userdel", "--remove", "--force", user.name], capture_output=True, text=True)
-            # userdel exits 12 when only the mail spool was absent: the user is gone.
-            if done.returncode not in (0, 12):
+            done = delete_user(user.name)
+            # userdel exits 6 when the user was already gone, 12 when only the mail spool was absent.
+            if done.returncode not in (0, 6, 12):
                 failures.append(f"userdel {user.name}: {done.stderr.strip()}")
         for group in reversed(self.groups):
             done = subprocess.run(["groupdel", group], capture_output=True, text=True)
@@ -125,6 +125,27 @@ class UnixUsers:
         self.users.clear()
         self.groups.clear()
         return failures
+
+
+def delete_user(name: str) -> subprocess.CompletedProcess:
+    """Kill ``name``'s processes, remove what it left at the top of the temporary folder (torch makes
+    ``torchinductor_<name>`` there), then delete the user with home folder and mail spool (``userdel``'s
+    result is returned). Files of a deleted user would belong to the next user given its uid."""
+    import pwd
+
+    subprocess.run(["pkill", "-KILL", "-u", name], capture_output=True)
+    with contextlib.suppress(KeyError):
+        uid = pwd.getpwnam(name).pw_uid
+        for entry in {Path("/tmp"), Path(tempfile.gettempdir())}:
+            for path in entry.iterdir() if entry.is_dir() else []:
+                with contextlib.suppress(OSError):
+                    if path.lstat().st_uid != uid:
+                        continue
+                    if path.is_dir() and not path.is_symlink():
+                        shutil.rmtree(path)
+                    else:
+                        path.unlink()
+    return subprocess.run(["userdel", "--remove", "--force", name], capture_output=True, text=True)
 
 
 def needed_paths() -> list[Path]:

@@ -36,7 +36,7 @@ import pytest
 from course_servers import BIN, OPEN_DOCUMENT, SCREENSHOTS, copy_course, free_port, stop, wait_for_http, wait_for_lab
 from homework import automatic_points, hidden_test_lines, solution_cells, total_points
 from lab_pages import ROOT, save, set_cell_source
-from unix_users import kill_hub_leftovers, top_level_permissions_kept
+from unix_users import delete_user, kill_hub_leftovers, top_level_permissions_kept
 
 COURSE_HUB = ROOT / "deploy" / "jupyterhub" / "course_hub.py"
 HOMEWORK = "tanh"  # homework 1, with the written answer graded by hand
@@ -105,8 +105,7 @@ def hub_class(browser):
             stop(process)
         kill_hub_leftovers(folder / "state")  # what the hub left running (a service, its proxy)
         for name in (student, instructor):
-            subprocess.run(["pkill", "-KILL", "-u", name], capture_output=True)
-            subprocess.run(["userdel", "--remove", "--force", name], capture_output=True)
+            delete_user(name)
         for group in groups.values():
             subprocess.run(["groupdel", group], capture_output=True)
         kept.__exit__(None, None, None)

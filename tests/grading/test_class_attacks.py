@@ -47,7 +47,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from unix_users import UnixUser, kill_hub_leftovers, shared_folder, top_level_permissions_kept
+from unix_users import UnixUser, delete_user, kill_hub_leftovers, shared_folder, top_level_permissions_kept
 
 from conftest import COURSE, tiny_notebook
 
@@ -355,8 +355,7 @@ def hub():
     finally:
         hub.stop()
         for name in names.values():
-            subprocess.run(["pkill", "-KILL", "-u", name], capture_output=True)
-            subprocess.run(["userdel", "--remove", "--force", name], capture_output=True)
+            delete_user(name)
         for group in groups.values():
             subprocess.run(["groupdel", group], capture_output=True)
         kept.__exit__(None, None, None)
