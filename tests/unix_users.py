@@ -136,15 +136,15 @@ def delete_user(name: str) -> subprocess.CompletedProcess:
     subprocess.run(["pkill", "-KILL", "-u", name], capture_output=True)
     with contextlib.suppress(KeyError):
         uid = pwd.getpwnam(name).pw_uid
-        for entry in {Path("/tmp"), Path(tempfile.gettempdir())}:
-            for path in entry.iterdir() if entry.is_dir() else []:
+        for folder in {Path("/tmp"), Path(tempfile.gettempdir())}:
+            for entry in folder.iterdir() if folder.is_dir() else []:
                 with contextlib.suppress(OSError):
-                    if path.lstat().st_uid != uid:
+                    if entry.lstat().st_uid != uid:
                         continue
-                    if path.is_dir() and not path.is_symlink():
-                        shutil.rmtree(path)
+                    if entry.is_dir() and not entry.is_symlink():
+                        shutil.rmtree(entry)
                     else:
-                        path.unlink()
+                        entry.unlink()
     return subprocess.run(["userdel", "--remove", "--force", name], capture_output=True, text=True)
 
 
