@@ -67,7 +67,8 @@ def new_page(browser):
 # The test files that use JupyterLab (``lab_server``). ``make test`` runs the browser tests on two workers
 # with ``--dist loadfile``; these files go to one of them together (``pytest_xdist_make_scheduler``), so that
 # one JupyterLab is started and loaded instead of two (the browser phase side by side: 148 s and 266 CPU-s with
-# two, 136 s and 239 CPU-s with one); the hub test runs on the other. ``pytest_collection_modifyitems`` keeps the list true.
+# two, 136 s and 239 CPU-s with one); the hub test runs on the other. ``pytest_collection_modifyitems`` keeps
+# the list true.
 JUPYTERLAB_FILES = ("tests/browser/test_student_lab.py", "tests/browser/test_homework_lab.py",
                     "tests/browser/test_report_page.py")
 
